@@ -1,0 +1,42 @@
+"""The blob store interface: put, open, delete, and a link for downloads."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Protocol
+
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
+
+
+class BlobNotFound(Exception):
+    pass
+
+
+def check_key(key: str) -> str:
+    """Keys are relative slash-separated names of safe characters; never '..' or absolute."""
+    if not _KEY.match(key) or ".." in key.split("/"):
+        raise ValueError(f"invalid blob key: {key!r}")
+    return key
+
+
+class BlobStore(Protocol):
+    def put_file(self, key: str, source: Path) -> int:
+        """Store `source` under `key` (the source file is consumed); returns its size."""
+        ...
+
+    def local_path(self, key: str) -> AbstractContextManager[Path]:
+        """A local file holding the blob's bytes, valid inside the context."""
+        ...
+
+    def size(self, key: str) -> int: ...
+
+    def delete(self, key: str) -> None:
+        """Remove a blob; a missing one is not an error."""
+        ...
+
+    def delete_prefix(self, prefix: str) -> None: ...
+
+    def iter_keys(self, prefix: str) -> Iterator[str]: ...

@@ -1,0 +1,76 @@
+"""Database engine and transactions.
+
+SQLite (embedded default) allows one writer at a time, so write transactions start with
+BEGIN IMMEDIATE: they queue on the database lock up front instead of failing half-way
+with "database is locked". On PostgreSQL, code that must serialize (admission, claims)
+takes row locks explicitly with SELECT ... FOR UPDATE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+
+
+def _sqlite_engine(url: str, begin: str) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from pysqlite so BEGIN is ours to emit.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+class Database:
+    """Owns the engines and hands out sessions bound to one transaction each."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self._write_engine = _sqlite_engine(url, "BEGIN IMMEDIATE")
+            self._read_engine = _sqlite_engine(url, "BEGIN")
+        else:
+            self._write_engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            self._read_engine = self._write_engine
+        self._writer = sessionmaker(self._write_engine, expire_on_commit=False)
+        self._reader = sessionmaker(self._read_engine, expire_on_commit=False)
+
+    @property
+    def engine(self) -> Engine:
+        return self._write_engine
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A transaction that may write; commits on success, rolls back on error."""
+        with self._writer() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only transaction (never blocks on SQLite's writer lock)."""
+        with self._reader() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self._write_engine.dispose()
+        if self._read_engine is not self._write_engine:
+            self._read_engine.dispose()
