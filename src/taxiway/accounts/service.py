@@ -1,0 +1,210 @@
+"""Accounts: a user's billing and concurrency buckets (the contract's "Runway accounts")."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from taxiway.core.db import Database
+from taxiway.core.errors import BadRequest, Conflict, NotFound
+from taxiway.core.fields import FieldSpec, validate_fields
+from taxiway.core.settings import Settings
+from taxiway.core.timestamps import iso
+from taxiway.store.models import Account, Task, User, utcnow
+from taxiway.tasks.states import LIVE_STATUSES
+from taxiway.webhooks.addresses import (
+    CallbackRefused,
+    CallbackUnresolvable,
+    PrivateCallbackAddress,
+    check_callback_url,
+)
+
+PLANS = ("standard", "unlimited")
+_EMAIL = re.compile(r"^[^@\s/\\?#]+@[^@\s/\\?#]+$")
+
+ACCOUNT_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("email", "string", "The account's email; must match the one in the path.", required=True),
+    FieldSpec(
+        "maxJobs", "integer", "How many tasks may be live at once.", required=True, minimum=1, maximum=10
+    ),
+    FieldSpec("replyUrl", "string", "Default callback URL for this account's tasks.", max_length=1024),
+)
+
+
+def check_email(email: str) -> str:
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise BadRequest(f"email {email!r} is not a valid email address")
+    return email
+
+
+def check_reply_url(url: str | None, settings: Settings, field: str = "replyUrl") -> None:
+    if not url:
+        return
+    try:
+        check_callback_url(url, allow_private=settings.allow_private_callbacks)
+    except CallbackUnresolvable:
+        pass  # may resolve later; every delivery checks again
+    except PrivateCallbackAddress as exc:
+        raise BadRequest(
+            f"{field} {exc}; callbacks to local and private addresses are refused "
+            "unless the operator sets TAXIWAY_ALLOW_PRIVATE_CALLBACKS=1"
+        ) from None
+    except CallbackRefused as exc:
+        raise BadRequest(f"{field} {exc}") from None
+
+
+def account_json(account: Account) -> dict[str, Any]:
+    return {
+        "email": account.email,
+        "maxJobs": account.max_jobs,
+        "replyUrl": account.reply_url,
+        "plan": account.plan,
+        "credits": {
+            "permitted": account.credits_permitted,
+            "used": account.credits_used,
+            "available": account.credits_permitted - account.credits_used,
+        },
+        "createdAt": iso(account.created_at),
+    }
+
+
+def features_json(account: Account) -> dict[str, Any]:
+    """The contract's GET /features shape, plus the flat fields tasks carry."""
+    return {
+        "email": account.email,
+        "plan": account.plan,
+        "permitted": {"numPlanCredits": account.credits_permitted},
+        "used": {"numPlanCredits": account.credits_used},
+        "numPlanCredits_permitted": account.credits_permitted,
+        "numPlanCredits_used": account.credits_used,
+    }
+
+
+def adjust_credits_used(session: Session, account_id: int, delta: int) -> None:
+    """Charge (delta > 0) or refund (delta < 0) atomically in the database, never read-modify-write."""
+    session.execute(
+        update(Account).where(Account.id == account_id).values(credits_used=Account.credits_used + delta)
+    )
+
+
+def live_task_count(session: Session, account_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Task)
+            .where(Task.account_id == account_id, Task.status.in_(LIVE_STATUSES))
+        )
+        or 0
+    )
+
+
+def upsert_account(
+    db: Database, settings: Settings, user_id: str, path_email: str, body: dict[str, Any]
+) -> Account:
+    """POST accounts/{email}: create the account, or update maxJobs/replyUrl of an existing one."""
+    values = validate_fields(ACCOUNT_FIELDS, body)
+    check_email(path_email)
+    if values["email"] != path_email:
+        raise BadRequest(
+            f"email in the body ({values['email']}) must match the email in the URL path ({path_email})"
+        )
+    check_reply_url(values["replyUrl"], settings)
+    with db.write() as session:
+        account = session.scalar(
+            select(Account).where(Account.user_id == user_id, Account.email == path_email)
+        )
+        if account is None:
+            account = Account(
+                user_id=user_id,
+                email=path_email,
+                max_jobs=values["maxJobs"],
+                reply_url=values["replyUrl"],
+                credits_permitted=settings.default_credits,
+            )
+            session.add(account)
+        else:
+            account.max_jobs = values["maxJobs"]
+            account.reply_url = values["replyUrl"]
+            account.deleted_at = None
+        session.flush()
+        return account
+
+
+def active_accounts(session: Session, user_id: str) -> list[Account]:
+    return list(
+        session.scalars(
+            select(Account)
+            .where(Account.user_id == user_id, Account.deleted_at.is_(None))
+            .order_by(Account.id)
+        )
+    )
+
+
+def get_account(session: Session, user_id: str, email: str) -> Account:
+    account = session.scalar(
+        select(Account).where(
+            Account.user_id == user_id, Account.email == email, Account.deleted_at.is_(None)
+        )
+    )
+    if account is None:
+        raise NotFound(
+            f"Configuration not found for {email}. To create configuration use POST /accounts/{email}."
+        )
+    return account
+
+
+def account_for_query(session: Session, user_id: str, email: str | None) -> Account:
+    """The account a query names; with no email, the only one (several need an email)."""
+    if email:
+        return get_account(session, user_id, email)
+    accounts = active_accounts(session, user_id)
+    if not accounts:
+        raise BadRequest("No accounts configured. To create one use POST /accounts/{email}.")
+    if len(accounts) > 1:
+        emails = ", ".join(account.email for account in accounts)
+        raise BadRequest(f"email is required when several accounts are configured ({emails})")
+    return accounts[0]
+
+
+def delete_account(db: Database, user_id: str, email: str) -> None:
+    """Remove an account. Its assets and finished tasks stay; live tasks must finish first."""
+    with db.write() as session:
+        account = get_account(session, user_id, email)
+        live = live_task_count(session, account.id)
+        if live:
+            raise Conflict(
+                f"Account {email} has {live} live task(s); cancel them or wait for them before deleting it"
+            )
+        account.deleted_at = utcnow()
+
+
+def _account_for_admin(session: Session, email: str, user_name: str | None) -> Account:
+    query = select(Account).where(Account.email == email, Account.deleted_at.is_(None))
+    if user_name:
+        query = query.join(User, User.id == Account.user_id).where(User.name == user_name)
+    accounts = list(session.scalars(query.with_for_update(of=Account)))
+    if not accounts:
+        owner = f" of user {user_name}" if user_name else ""
+        raise NotFound(f"No account {email}{owner}; create it with POST /v1/runwayml/accounts/{email}")
+    if len(accounts) > 1:
+        raise BadRequest(f"Several users have an account {email}; name the user with --user")
+    return accounts[0]
+
+
+def grant_credits(db: Database, email: str, amount: int, user_name: str | None = None) -> Account:
+    with db.write() as session:
+        account = _account_for_admin(session, email, user_name)
+        account.credits_permitted += amount
+        return account
+
+
+def set_plan(db: Database, email: str, plan: str, user_name: str | None = None) -> Account:
+    if plan not in PLANS:
+        raise BadRequest(f"plan must be one of {', '.join(PLANS)}")
+    with db.write() as session:
+        account = _account_for_admin(session, email, user_name)
+        account.plan = plan
+        return account

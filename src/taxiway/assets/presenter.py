@@ -1,0 +1,77 @@
+"""Assets as the contract shows them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from taxiway.core import ids
+from taxiway.core.links import Links
+from taxiway.core.timestamps import iso
+from taxiway.store.models import Asset
+
+
+def asset_ref(asset: Asset) -> str:
+    return ids.compose("asset", asset.user_id, asset.account.email, asset.id)
+
+
+def _round(value: float | None, digits: int = 3) -> float | int | None:
+    if value is None:
+        return None
+    rounded = round(value, digits)
+    return int(rounded) if float(rounded).is_integer() else rounded
+
+
+def asset_metadata(asset: Asset) -> dict[str, Any]:
+    return {
+        "frameRate": _round(asset.frame_rate),
+        "duration": _round(asset.duration),
+        "width": asset.width,
+        "height": asset.height,
+        "dimensions": [asset.width, asset.height],
+        "size": {"width": asset.width, "height": asset.height},
+        "hasAudio": asset.has_audio,
+    }
+
+
+def asset_json(asset: Asset, links: Links) -> dict[str, Any]:
+    task_ref = (
+        ids.compose("task", asset.user_id, asset.account.email, asset.task_id) if asset.task_id else None
+    )
+    return {
+        "assetId": asset_ref(asset),
+        "id": asset.id,
+        "createdAt": iso(asset.created_at),
+        "updatedAt": iso(asset.updated_at),
+        "name": asset.name,
+        "url": links.blob(asset.blob_key),
+        "previewUrls": links.blobs(asset.preview_keys),
+        "mediaType": asset.media_type,
+        "mediaSubtype": None,
+        "fileCount": 1,
+        "fileSize": asset.file_size,
+        "fileExtStandardized": asset.blob_key.rsplit(".", 1)[-1],
+        "isUserUpload": asset.is_user_upload,
+        "metadata": asset_metadata(asset),
+        "taskId": task_ref,
+        "email": asset.account.email,
+    }
+
+
+def artifact_json(asset: Asset, links: Links) -> dict[str, Any]:
+    """An asset as it appears in a task's artifacts list (fileSize is a string there)."""
+    metadata = asset_metadata(asset)
+    return {
+        "id": asset.id,
+        "assetId": asset_ref(asset),
+        "createdAt": iso(asset.created_at),
+        "filename": asset.name,
+        "url": links.blob(asset.blob_key),
+        "fileSize": str(asset.file_size),
+        "previewUrls": links.blobs(asset.preview_keys),
+        "metadata": {
+            "frameRate": metadata["frameRate"],
+            "duration": metadata["duration"],
+            "dimensions": metadata["dimensions"],
+            "size": metadata["size"],
+        },
+    }

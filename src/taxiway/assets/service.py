@@ -1,0 +1,179 @@
+"""Assets: uploaded media and task artifacts, each owned by one account of one user."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from taxiway.accounts.service import active_accounts, get_account
+from taxiway.assets.storage import store_media
+from taxiway.core import ids
+from taxiway.core.context import AppContext
+from taxiway.core.errors import BadRequest, Conflict, NotFound
+from taxiway.media.probe import MediaError, MediaKind
+from taxiway.store.models import Account, Asset, Task
+from taxiway.tasks.states import LIVE_STATUSES
+
+# Content-Type -> (kind, file extension): what the contract accepts for upload.
+CONTENT_TYPES: dict[str, tuple[MediaKind, str]] = {
+    "video/mp4": ("video", "mp4"),
+    "video/quicktime": ("video", "mov"),
+    "video/webm": ("video", "webm"),
+    "video/x-matroska": ("video", "mkv"),
+    "video/x-msvideo": ("video", "avi"),
+    "video/mpeg": ("video", "mpeg"),
+    "image/png": ("image", "png"),
+    "image/jpeg": ("image", "jpg"),
+    "image/webp": ("image", "webp"),
+}
+MAX_NAME_LENGTH = 500
+
+
+def parse_content_type(header: str | None) -> tuple[str, MediaKind, str]:
+    """(content type, kind, extension) of an upload's Content-Type header, or a clear 400."""
+    content_type = (header or "").split(";")[0].strip().lower()
+    if content_type not in CONTENT_TYPES:
+        shown = f"Content-Type {content_type!r}" if content_type else "A Content-Type header"
+        raise BadRequest(
+            f"{shown} is not supported for assets; send the file as the raw body with one of: "
+            + ", ".join(CONTENT_TYPES)
+        )
+    kind, extension = CONTENT_TYPES[content_type]
+    return content_type, kind, extension
+
+
+def choose_upload_account(session: Session, user_id: str, email: str | None) -> Account:
+    """The named account, else the user's account with the most free capacity."""
+    if email:
+        return get_account(session, user_id, email)
+    accounts = active_accounts(session, user_id)
+    if not accounts:
+        raise BadRequest("No accounts configured. To create one use POST /v1/runwayml/accounts/{email}.")
+    live = dict(
+        session.execute(
+            select(Task.account_id, func.count())
+            .where(Task.user_id == user_id, Task.status.in_(LIVE_STATUSES))
+            .group_by(Task.account_id)
+        ).all()
+    )
+    return max(accounts, key=lambda account: (account.max_jobs - live.get(account.id, 0), -account.id))
+
+
+def create_uploaded_asset(
+    ctx: AppContext,
+    *,
+    user_id: str,
+    account_id: int,
+    name: str,
+    content_type: str,
+    kind: MediaKind,
+    upload: Path,
+) -> Asset:
+    """Turn a fully received upload into an asset: probe, previews, blobs, then the row."""
+    asset_id = ids.new_uuid()
+    key_prefix = f"assets/{asset_id}"
+    try:
+        stored = store_media(
+            ctx.blobs,
+            upload,
+            kind=kind,
+            content_type=content_type,
+            key_prefix=key_prefix,
+            basename="source",
+            scratch_dir=ctx.settings.scratch_dir,
+            max_pixels=ctx.settings.max_video_pixels,
+        )
+    except MediaError as exc:
+        ctx.blobs.delete_prefix(key_prefix)
+        raise BadRequest(f"The uploaded file was refused: {exc}") from None
+    except BaseException:
+        ctx.blobs.delete_prefix(key_prefix)
+        raise
+    try:
+        with ctx.db.write() as session:
+            asset = Asset(
+                id=asset_id,
+                user_id=user_id,
+                account_id=account_id,
+                name=name,
+                media_type=kind,
+                content_type=content_type,
+                blob_key=stored.blob_key,
+                preview_keys=stored.preview_keys,
+                file_size=stored.size,
+                width=stored.info.width,
+                height=stored.info.height,
+                duration=stored.info.duration,
+                frame_rate=stored.info.frame_rate,
+                has_audio=stored.info.has_audio,
+                is_user_upload=True,
+            )
+            session.add(asset)
+            session.flush()
+            session.refresh(asset)  # loads the account relationship for the response
+            return asset
+    except BaseException:
+        ctx.blobs.delete_prefix(key_prefix)
+        raise
+
+
+def parse_asset_ref(value: object, field: str) -> str:
+    if not isinstance(value, str) or ids.parse("asset", value) is None:
+        raise BadRequest(
+            f"{field} is malformed: expected an assetId like user:<id>-runwayml:<email>-asset:<uuid>"
+        )
+    return ids.parse("asset", value) or ""
+
+
+def get_owned_asset(session: Session, user_id: str, ref: str, field: str = "assetId") -> Asset:
+    """The caller's asset named by `ref`; another user's asset is exactly as missing as no asset."""
+    row_id = parse_asset_ref(ref, field)
+    asset = session.get(Asset, row_id)
+    if asset is None or asset.user_id != user_id or not _ref_matches(asset, ref):
+        raise NotFound(f"Unable to retrieve {field} {ref} (Not found.)")
+    return asset
+
+
+def _ref_matches(asset: Asset, ref: str) -> bool:
+    """A composite id must name the asset's own user and account; a bare uuid is enough alone."""
+    if ref.strip().lower() == asset.id:
+        return True
+    return ref.strip() == ids.compose("asset", asset.user_id, asset.account.email, asset.id)
+
+
+def list_assets(
+    session: Session,
+    user_id: str,
+    *,
+    offset: int,
+    limit: int,
+    media_type: Literal["video", "image"] | None,
+    email: str | None,
+) -> list[Asset]:
+    query = select(Asset).where(Asset.user_id == user_id)
+    if media_type:
+        query = query.where(Asset.media_type == media_type)
+    if email:
+        query = query.where(Asset.account_id == get_account(session, user_id, email).id)
+    query = query.order_by(Asset.created_at.desc(), Asset.id).offset(offset).limit(limit)
+    return list(session.scalars(query))
+
+
+def delete_asset(ctx: AppContext, user_id: str, ref: str) -> None:
+    """Delete an asset and its files, unless a live task still needs it as input."""
+    with ctx.db.write() as session:
+        asset = get_owned_asset(session, user_id, ref)
+        for task in session.scalars(
+            select(Task).where(Task.user_id == user_id, Task.status.in_(LIVE_STATUSES))
+        ):
+            if asset.id in (task.input_asset_ids or {}).values():
+                task_ref = ids.compose("task", task.user_id, task.account.email, task.id)
+                raise Conflict(f"Asset is an input of live task {task_ref}; cancel it or wait for it first")
+        keys = [asset.blob_key, *asset.preview_keys]
+        session.delete(asset)
+    # Files go after the row: a crash in between leaves orphan files, never a row without files.
+    for key in keys:
+        ctx.blobs.delete(key)

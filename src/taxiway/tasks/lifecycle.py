@@ -1,0 +1,215 @@
+"""Every change of a task's state after admission, each in one transaction.
+
+Reports from workers are fenced: they carry the attempt number they were given at claim time,
+and a report whose attempt is not the task's current one (or whose task is no longer RUNNING)
+changes nothing. So a worker that lost its lease can never overwrite a newer attempt's work.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from taxiway.core import ids
+from taxiway.accounts.service import adjust_credits_used
+from taxiway.core.context import AppContext
+from taxiway.core.errors import NotFound
+from taxiway.store.models import Asset, Task, utcnow
+from taxiway.tasks import states
+from taxiway.webhooks.outbox import enqueue_progress_event, enqueue_task_event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ArtifactResult:
+    """What a worker produced, already stored in the blob store under the attempt's prefix."""
+
+    blob_key: str
+    preview_keys: list[str]
+    file_size: int
+    width: int
+    height: int
+    duration: float | None
+    frame_rate: float | None
+    has_audio: bool
+
+
+def error_body(message: str, reason: str) -> dict[str, Any]:
+    return {"errorMessage": message, "reason": reason, "message": message}
+
+
+def _finish(
+    ctx: AppContext, session: Session, task: Task, status: str, error: dict[str, Any] | None = None
+) -> None:
+    """Move a task to a terminal status: refund if the user got nothing, release, notify."""
+    now = utcnow()
+    task.status = status
+    task.error = error
+    task.updated_at = now
+    task.finished_at = now
+    task.lease_owner = None
+    task.lease_expires_at = None
+    task.estimated_time_to_start = None
+    if status in states.REFUNDED_STATUSES and task.cost:
+        adjust_credits_used(session, task.account_id, -task.cost)
+    enqueue_task_event(session, ctx.links(), task, terminal=True)
+
+
+def _locked(session: Session, task_id: str) -> Task | None:
+    return session.scalar(select(Task).where(Task.id == task_id).with_for_update(of=Task))
+
+
+def _current(session: Session, task_id: str, attempt: int) -> Task | None:
+    """The task, locked, if `attempt` still holds it; None for a stale or finished attempt."""
+    task = _locked(session, task_id)
+    if task is None or task.status != states.RUNNING or task.attempt != attempt:
+        return None
+    return task
+
+
+def record_progress(ctx: AppContext, task_id: str, attempt: int, ratio: float, text: str | None) -> bool:
+    """Store progress; False tells the worker its attempt is no longer current (stop)."""
+    with ctx.db.write() as session:
+        task = _current(session, task_id, attempt)
+        if task is None:
+            return False
+        task.progress_ratio = round(min(max(ratio, 0.0), 1.0), 4)
+        if text is not None:
+            task.progress_text = text[:500]
+        task.updated_at = utcnow()
+        enqueue_progress_event(session, ctx.links(), task, ctx.settings.webhook_progress_interval_seconds)
+        return True
+
+
+def complete(ctx: AppContext, task_id: str, attempt: int, artifact: ArtifactResult) -> bool:
+    """Commit SUCCEEDED with its artifact asset. The blobs were written before this call."""
+    with ctx.db.write() as session:
+        task = _current(session, task_id, attempt)
+        if task is None:
+            return False
+        asset = Asset(
+            id=ids.new_uuid(),
+            user_id=task.user_id,
+            account_id=task.account_id,
+            name=task.params.get("artifact_name") or f"{task.name}.mp4",
+            media_type="video",
+            content_type="video/mp4",
+            blob_key=artifact.blob_key,
+            preview_keys=artifact.preview_keys,
+            file_size=artifact.file_size,
+            width=artifact.width,
+            height=artifact.height,
+            duration=artifact.duration,
+            frame_rate=artifact.frame_rate,
+            has_audio=artifact.has_audio,
+            is_user_upload=False,
+            task_id=task.id,
+            extended_count=int(task.params.get("extended_count", 0)),
+        )
+        session.add(asset)
+        task.progress_ratio = 1.0
+        _finish(ctx, session, task, states.SUCCEEDED)
+        return True
+
+
+def fail(ctx: AppContext, task_id: str, attempt: int, message: str, reason: str) -> bool:
+    """The attempt failed for a reason that would repeat: FAILED, credits refunded."""
+    with ctx.db.write() as session:
+        task = _current(session, task_id, attempt)
+        if task is None:
+            return False
+        _finish(ctx, session, task, states.FAILED, error_body(message, reason))
+        return True
+
+
+def _requeue_or_fail(ctx: AppContext, session: Session, task: Task, why: str) -> None:
+    """A lost attempt (crash, expired lease): run again, up to max_attempts, then FAILED."""
+    task.failed_attempts += 1
+    if task.failed_attempts >= ctx.settings.max_attempts:
+        message = (
+            f"The task was attempted {task.failed_attempts} times and each attempt was lost ({why}); "
+            "it will not be retried."
+        )
+        _finish(ctx, session, task, states.FAILED, error_body(message, "ATTEMPTS_EXHAUSTED"))
+        return
+    task.status = states.PENDING
+    task.lease_owner = None
+    task.lease_expires_at = None
+    task.progress_ratio = None
+    task.progress_text = f"Retrying after a lost attempt ({why})"
+    task.updated_at = utcnow()
+    enqueue_task_event(session, ctx.links(), task, terminal=False)
+
+
+def attempt_lost(ctx: AppContext, task_id: str, attempt: int, why: str) -> bool:
+    """The worker running this attempt died: count it, then retry or fail."""
+    with ctx.db.write() as session:
+        task = _current(session, task_id, attempt)
+        if task is None:
+            return False
+        _requeue_or_fail(ctx, session, task, why)
+        return True
+
+
+def release(ctx: AppContext, task_id: str, attempt: int) -> bool:
+    """Give a task back on orderly shutdown: PENDING again, and no attempt counted against it."""
+    with ctx.db.write() as session:
+        task = _current(session, task_id, attempt)
+        if task is None:
+            return False
+        task.status = states.PENDING
+        task.lease_owner = None
+        task.lease_expires_at = None
+        task.progress_ratio = None
+        task.progress_text = "Waiting for a worker after a server restart"
+        task.updated_at = utcnow()
+        return True
+
+
+def renew_lease(ctx: AppContext, task_id: str, attempt: int) -> bool:
+    """Extend the lease; False means the attempt is no longer current (cancelled or taken over)."""
+    with ctx.db.write() as session:
+        task = _current(session, task_id, attempt)
+        if task is None:
+            return False
+        task.lease_expires_at = utcnow() + timedelta(seconds=ctx.settings.lease_seconds)
+        return True
+
+
+def requeue_expired(ctx: AppContext) -> int:
+    """Tasks whose worker stopped renewing its lease (crashed process or machine) run again."""
+    with ctx.db.write() as session:
+        expired = list(
+            session.scalars(
+                select(Task)
+                .where(Task.status == states.RUNNING, Task.lease_expires_at < utcnow())
+                .with_for_update(skip_locked=True, of=Task)
+            )
+        )
+        for task in expired:
+            log.warning("lease of task %s attempt %s expired", task.id, task.attempt)
+            _requeue_or_fail(ctx, session, task, "its worker stopped responding")
+        return len(expired)
+
+
+def cancel(ctx: AppContext, user_id: str, task_id: str) -> Task:
+    """Cancel a live task of this user (the worker notices and stops); credits are refunded."""
+    with ctx.db.write() as session:
+        task = _locked(session, task_id)
+        if task is None or task.user_id != user_id:
+            raise NotFound()
+        if task.status in states.LIVE_STATUSES:
+            _finish(ctx, session, task, states.CANCELLED)
+        return task
+
+
+def is_current(ctx: AppContext, task_id: str, attempt: int) -> bool:
+    with ctx.db.read() as session:
+        task = session.get(Task, task_id)
+        return task is not None and task.status == states.RUNNING and task.attempt == attempt

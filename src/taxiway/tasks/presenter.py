@@ -1,0 +1,131 @@
+"""Tasks as the contract shows them (GET tasks, create responses and callbacks)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from taxiway.accounts.service import features_json
+from taxiway.assets.presenter import artifact_json
+from taxiway.core import ids
+from taxiway.core.links import Links
+from taxiway.core.timestamps import iso
+from taxiway.store.models import Asset, Task
+from taxiway.tasks.operations import OPERATIONS
+
+
+@dataclass
+class TaskView:
+    task: Task
+    artifacts: list[Asset]
+    inputs: dict[str, Asset]  # role -> asset, for the input links the options show
+
+
+def task_ref(task: Task) -> str:
+    return ids.compose("task", task.user_id, task.account.email, task.id)
+
+
+def load_views(session: Session, tasks: Sequence[Task]) -> list[TaskView]:
+    """Artifacts and inputs of many tasks in two queries."""
+    task_ids = [task.id for task in tasks]
+    artifacts: dict[str, list[Asset]] = defaultdict(list)
+    if task_ids:
+        for asset in session.scalars(
+            select(Asset).where(Asset.task_id.in_(task_ids)).order_by(Asset.created_at)
+        ):
+            artifacts[asset.task_id or ""].append(asset)
+    input_ids = {asset_id for task in tasks for asset_id in (task.input_asset_ids or {}).values()}
+    by_id = (
+        {asset.id: asset for asset in session.scalars(select(Asset).where(Asset.id.in_(input_ids)))}
+        if input_ids
+        else {}
+    )
+    return [
+        TaskView(
+            task,
+            artifacts.get(task.id, []),
+            {
+                role: by_id[asset_id]
+                for role, asset_id in (task.input_asset_ids or {}).items()
+                if asset_id in by_id
+            },
+        )
+        for task in tasks
+    ]
+
+
+def load_view(session: Session, task: Task) -> TaskView:
+    return load_views(session, [task])[0]
+
+
+def _input_links(view: TaskView, links: Links) -> dict[str, Any]:
+    """The option fields that point at inputs, signed fresh on every read."""
+    task = view.task
+    video = view.inputs.get("video")
+    image = view.inputs.get("image")
+    video_url = links.blob(video.blob_key) if video else None
+    video_previews = links.blobs(video.preview_keys) if video else []
+    match task.operation:
+        case "gen3alpha/upscale":
+            return {"asset_url": video_url, "asset_preview_urls": video_previews}
+        case "gen3turbo/video":
+            return {"video_prompt": video_url}
+        case "gen3turbo/expand":
+            return {
+                "outpaint_input_video": video_url,
+                "outpaint_input_video_preview_image": video_previews[0] if video_previews else None,
+                "outpaint_guiding_image": links.blob(image.blob_key) if image else None,
+            }
+        case "gen3/extend" | "gen3turbo/extend":
+            return {"init_video": video_url}
+    return {}
+
+
+def task_json(view: TaskView, links: Links) -> dict[str, Any]:
+    task = view.task
+    options = dict(task.options) | _input_links(view, links) | {"engine": task.engine}
+    return {
+        "taskId": task_ref(task),
+        "id": task.id,
+        "name": task.name,
+        "image": None,
+        "createdAt": iso(task.created_at),
+        "updatedAt": iso(task.updated_at),
+        "taskType": OPERATIONS[task.operation].task_type,
+        "options": options,
+        "status": task.status,
+        "error": task.error,
+        "progressText": task.progress_text,
+        "progressRatio": task.progress_ratio,
+        "estimatedTimeToStartSeconds": (
+            None if task.estimated_time_to_start is None else round(task.estimated_time_to_start)
+        ),
+        "artifacts": [artifact_json(asset, links) for asset in view.artifacts],
+        "sharedAsset": None,
+        "sourceAssetId": None,
+        "features": {
+            key: value
+            for key, value in features_json(task.account).items()
+            if key.startswith("numPlanCredits_")
+        },
+        "replyUrl": task.reply_url,
+        "replyRef": task.reply_ref,
+        "code": 200,
+    }
+
+
+def running_task_json(task: Task) -> dict[str, Any]:
+    """One entry of a 429 body's runningTasks and of GET scheduler."""
+    return {
+        "email": task.account.email,
+        "taskId": task_ref(task),
+        "id": task.id,
+        "status": task.status,
+        "replyUrl": task.reply_url,
+        "replyRef": task.reply_ref,
+    }

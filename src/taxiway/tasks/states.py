@@ -1,0 +1,19 @@
+"""Task statuses and the transitions between them."""
+
+from __future__ import annotations
+
+PENDING = "PENDING"
+THROTTLED = "THROTTLED"
+RUNNING = "RUNNING"
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+CANCELLED = "CANCELLED"
+
+ALL_STATUSES = (PENDING, THROTTLED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
+# Waiting for a worker: claimable.
+RUNNABLE_STATUSES = (PENDING, THROTTLED)
+# Counted against maxJobs.
+LIVE_STATUSES = (PENDING, THROTTLED, RUNNING)
+TERMINAL_STATUSES = (SUCCEEDED, FAILED, CANCELLED)
+# Credits come back when the user got nothing.
+REFUNDED_STATUSES = (FAILED, CANCELLED)
