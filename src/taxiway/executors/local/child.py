@@ -1,0 +1,66 @@
+"""The worker process: holds engines, runs one job at a time, talks to its supervisor by pipe.
+
+A listener thread reads the pipe while a job runs, so a cancel is seen at the engine's next
+progress call. When the supervisor's end of the pipe closes (the server died, even by SIGKILL),
+this process exits at once rather than finishing orphaned work.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from multiprocessing.connection import Connection
+from typing import Any
+
+from taxiway.blobs.local import LocalBlobStore
+from taxiway.core.settings import Settings
+from taxiway.scheduler.claims import ClaimedTask
+from taxiway.worker.messages import CancelJob, JobProgress, Ready, RunJob, Shutdown
+from taxiway.worker.runner import JobRunner
+
+
+def child_main(conn: Connection, settings_data: dict[str, Any]) -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s worker[%(process)d] %(levelname)s %(message)s"
+    )
+    settings = Settings(**settings_data)
+    runner = JobRunner(settings, LocalBlobStore(settings.resolved_blob_dir))
+    jobs: queue.Queue[ClaimedTask | None] = queue.Queue()
+    send_lock = threading.Lock()
+    stop = threading.Event()
+    current: list[tuple[str, int]] = []  # the (task_id, attempt) running now, if any
+
+    def send(message: object) -> None:
+        with send_lock:
+            conn.send(message)
+
+    def listen() -> None:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                os._exit(0)  # supervisor gone: nobody would record our result
+            if isinstance(message, RunJob):
+                jobs.put(message.job)
+            elif isinstance(message, CancelJob):
+                if current and current[0] == (message.task_id, message.attempt):
+                    stop.set()
+            elif isinstance(message, Shutdown):
+                stop.set()
+                jobs.put(None)
+                return
+
+    threading.Thread(target=listen, name="supervisor-pipe", daemon=True).start()
+    send(Ready(os.getpid()))
+    while (job := jobs.get()) is not None:
+        stop.clear()
+        current[:] = [(job.task_id, job.attempt)]
+
+        def report(ratio: float, text: str | None, job: ClaimedTask = job) -> None:
+            send(JobProgress(job.task_id, job.attempt, ratio, text))
+
+        result = runner.run(job, report, stop.is_set)
+        current.clear()
+        send(result)

@@ -1,0 +1,308 @@
+"""The embedded executor: one supervised worker process per slot.
+
+Each slot's thread owns one child process (spawned, so no state leaks from the server) and
+turns what happens to it into task state: progress, results, errors; a child that dies or
+overruns the time limit becomes a lost or failed attempt and a fresh child, never a dead server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import threading
+import time
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+
+from taxiway.core.context import AppContext
+from taxiway.executors.local.child import child_main
+from taxiway.scheduler.claims import ClaimedTask
+from taxiway.tasks import lifecycle
+from taxiway.worker.messages import CancelJob, JobDone, JobProgress, Ready, RunJob, Shutdown
+
+log = logging.getLogger(__name__)
+
+CHILD_START_TIMEOUT_SECONDS = 120.0
+POLL_SECONDS = 0.1
+
+
+def _exit_description(process: BaseProcess) -> str:
+    code = process.exitcode
+    if code is not None and code < 0:
+        return f"its worker process was killed by signal {-code}"
+    return f"its worker process exited unexpectedly (exit code {code})"
+
+
+class WorkerSlot:
+    """One worker process and the thread that supervises it."""
+
+    def __init__(self, ctx: AppContext, index: int) -> None:
+        self.ctx = ctx
+        self.index = index
+        self._lock = threading.RLock()
+        self._process: BaseProcess | None = None
+        self._conn: Connection | None = None
+        self._ready = False
+        self._job: ClaimedTask | None = None
+        self._job_started = 0.0
+        self._cancel_sent_at: float | None = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._supervise, name=f"worker-slot-{index}", daemon=True)
+
+    # --- used by the scheduler (other threads) ---
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def idle(self) -> bool:
+        with self._lock:
+            return self._ready and self._job is None and not self._stopping.is_set()
+
+    def in_flight(self) -> tuple[str, int] | None:
+        with self._lock:
+            return (self._job.task_id, self._job.attempt) if self._job else None
+
+    def submit(self, job: ClaimedTask) -> bool:
+        with self._lock:
+            if not self.idle or self._conn is None:
+                return False
+            self._job = job
+            self._job_started = time.monotonic()
+            self._cancel_sent_at = None
+            # If the child just died, the supervising thread sees it and counts the attempt as lost.
+            with contextlib.suppress(OSError):
+                self._conn.send(RunJob(job))
+            return True
+
+    def cancel(self, task_id: str) -> None:
+        """Ask the child to stop the job of `task_id` (a no-op if it is not running here)."""
+        with self._lock:
+            job = self._job
+            if (
+                job is None
+                or job.task_id != task_id
+                or self._cancel_sent_at is not None
+                or self._conn is None
+            ):
+                return
+            self._cancel_sent_at = time.monotonic()
+            with contextlib.suppress(OSError):
+                self._conn.send(CancelJob(job.task_id, job.attempt))
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+        job = self.in_flight()
+        if job:
+            self.cancel(job[0])
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    # --- the supervising thread ---
+
+    def _supervise(self) -> None:
+        while True:
+            if self._process is None or not self._process.is_alive():
+                if self._process is not None:
+                    self._child_died()
+                if self._stopping.is_set():
+                    return
+                if not self._spawn():
+                    time.sleep(2.0)
+                    continue
+            if self._stopping.is_set() and self.in_flight() is None:
+                self._shutdown_child()
+                return
+            self._pump_messages()
+            self._enforce_deadlines()
+
+    def _spawn(self) -> bool:
+        context = multiprocessing.get_context("spawn")
+        parent_conn, child_conn = context.Pipe()
+        settings_data = self.ctx.settings.model_dump(mode="json")
+        process = context.Process(
+            target=child_main,
+            args=(child_conn, settings_data),
+            name=f"taxiway-worker-{self.index}",
+            daemon=True,
+        )
+        process.start()
+        child_conn.close()
+        deadline = time.monotonic() + CHILD_START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline and process.is_alive():
+            if parent_conn.poll(0.2):
+                try:
+                    message = parent_conn.recv()
+                except (EOFError, OSError):
+                    break
+                if isinstance(message, Ready):
+                    with self._lock:
+                        self._process, self._conn, self._ready = process, parent_conn, True
+                    log.info("worker slot %s: process %s ready", self.index, process.pid)
+                    return True
+        log.error("worker slot %s: process failed to start", self.index)
+        process.kill()
+        process.join(5)
+        return False
+
+    def _pump_messages(self) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        try:
+            if not conn.poll(POLL_SECONDS):
+                return
+            message = conn.recv()
+        except (EOFError, OSError):
+            assert self._process is not None
+            self._process.join(5)
+            return
+        if isinstance(message, JobProgress):
+            self._on_progress(message)
+        elif isinstance(message, JobDone):
+            self._on_done(message)
+
+    def _current(self, task_id: str, attempt: int) -> ClaimedTask | None:
+        job = self._job
+        return job if job is not None and (job.task_id, job.attempt) == (task_id, attempt) else None
+
+    def _on_progress(self, message: JobProgress) -> None:
+        if self._current(message.task_id, message.attempt) is None:
+            return
+        if not lifecycle.record_progress(
+            self.ctx, message.task_id, message.attempt, message.ratio, message.text
+        ):
+            self.cancel(message.task_id)  # cancelled by the user, or the attempt went stale
+
+    def _on_done(self, message: JobDone) -> None:
+        job = self._current(message.task_id, message.attempt)
+        if job is None:
+            return
+        if message.artifact is not None:
+            if not lifecycle.complete(self.ctx, job.task_id, job.attempt, message.artifact):
+                # A stale attempt: its files must not linger, and the newer attempt owns the task.
+                self.ctx.blobs.delete_prefix(job.output_prefix)
+        elif message.cancelled:
+            if self._stopping.is_set():
+                lifecycle.release(self.ctx, job.task_id, job.attempt)
+        else:
+            lifecycle.fail(
+                self.ctx,
+                job.task_id,
+                job.attempt,
+                message.error or "Unknown error",
+                message.reason or "ERROR",
+            )
+        with self._lock:
+            self._job = None
+            self._cancel_sent_at = None
+
+    def _enforce_deadlines(self) -> None:
+        job = self._job
+        if job is None:
+            return
+        now = time.monotonic()
+        limit = self.ctx.settings.task_time_limit_seconds
+        if now - self._job_started > limit:
+            log.warning("task %s exceeded the time limit; killing its worker", job.task_id)
+            self._kill_child()
+            lifecycle.fail(
+                self.ctx,
+                job.task_id,
+                job.attempt,
+                f"The task exceeded the time limit of {limit:g} seconds "
+                "(TAXIWAY_TASK_TIME_LIMIT_SECONDS) and was stopped.",
+                "TIME_LIMIT",
+            )
+            self._forget_job()
+        elif (
+            self._cancel_sent_at is not None
+            and now - self._cancel_sent_at > self.ctx.settings.cancel_grace_seconds
+        ):
+            log.warning("task %s ignored its cancel; killing its worker", job.task_id)
+            self._kill_child()
+            if self._stopping.is_set():
+                lifecycle.release(self.ctx, job.task_id, job.attempt)
+            self._forget_job()
+
+    def _forget_job(self) -> None:
+        with self._lock:
+            self._job = None
+            self._cancel_sent_at = None
+
+    def _child_died(self) -> None:
+        process = self._process
+        assert process is not None
+        with self._lock:
+            job, self._job = self._job, None
+            self._ready = False
+            self._process = None
+            self._conn = None
+            self._cancel_sent_at = None
+        if job is not None:
+            why = _exit_description(process)
+            log.error("task %s attempt %s lost: %s", job.task_id, job.attempt, why)
+            if self._stopping.is_set():
+                lifecycle.release(self.ctx, job.task_id, job.attempt)
+            else:
+                lifecycle.attempt_lost(self.ctx, job.task_id, job.attempt, why)
+
+    def _kill_child(self) -> None:
+        process = self._process
+        if process is not None:
+            process.kill()
+            process.join(5)
+        with self._lock:
+            self._ready = False
+
+    def _shutdown_child(self) -> None:
+        process, conn = self._process, self._conn
+        if process is None:
+            return
+        try:
+            if conn is not None:
+                conn.send(Shutdown())
+        except OSError:
+            pass
+        process.join(5)
+        if process.is_alive():
+            process.kill()
+            process.join(5)
+
+
+class LocalExecutor:
+    """A fixed set of worker slots inside this server process."""
+
+    def __init__(self, ctx: AppContext, workers: int) -> None:
+        self.slots = [WorkerSlot(ctx, index) for index in range(workers)]
+
+    @property
+    def size(self) -> int:
+        return len(self.slots)
+
+    def start(self) -> None:
+        for slot in self.slots:
+            slot.start()
+
+    def idle_slots(self) -> list[WorkerSlot]:
+        return [slot for slot in self.slots if slot.idle]
+
+    def in_flight(self) -> list[tuple[str, int]]:
+        return [job for slot in self.slots if (job := slot.in_flight()) is not None]
+
+    def cancel(self, task_id: str) -> None:
+        for slot in self.slots:
+            slot.cancel(task_id)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        for slot in self.slots:
+            slot.request_stop()
+        deadline = time.monotonic() + timeout
+        for slot in self.slots:
+            slot.join(max(0.1, deadline - time.monotonic()))

@@ -1,0 +1,159 @@
+"""Claiming runnable tasks fairly, and marking the rest THROTTLED while no worker is free.
+
+Fairness: among accounts with runnable work, the one with the fewest RUNNING tasks goes first
+(round robin across accounts), each account's oldest task first, exploreMode work only when no
+paid work waits. On PostgreSQL the chosen row is locked with SKIP LOCKED, so many dispatchers
+can claim at once without blocking each other or taking the same task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from taxiway.core.context import AppContext
+from taxiway.media.probe import MediaKind
+from taxiway.store.models import Asset, Task, utcnow
+from taxiway.tasks import states
+from taxiway.tasks.operations import OPERATIONS
+from taxiway.webhooks.outbox import enqueue_task_event
+
+
+@dataclass(frozen=True)
+class InputRef:
+    blob_key: str
+    content_type: str
+    media_type: MediaKind
+
+
+@dataclass(frozen=True)
+class ClaimedTask:
+    """Everything a worker needs to run one attempt; no database access required."""
+
+    task_id: str
+    attempt: int
+    operation: str  # engine operation, e.g. "upscale"
+    params: dict[str, Any]
+    inputs: dict[str, InputRef]
+
+    @property
+    def output_prefix(self) -> str:
+        return f"artifacts/{self.task_id}/{self.attempt}"
+
+
+def _oldest_per_account(session: Session, explore: bool) -> list[Task]:
+    first = (
+        select(Task.account_id, func.min(Task.created_at).label("first_created"))
+        .where(Task.status.in_(states.RUNNABLE_STATUSES), Task.explore_mode == explore)
+        .group_by(Task.account_id)
+        .subquery()
+    )
+    return list(
+        session.scalars(
+            select(Task)
+            .join(
+                first, and_(Task.account_id == first.c.account_id, Task.created_at == first.c.first_created)
+            )
+            .where(Task.status.in_(states.RUNNABLE_STATUSES), Task.explore_mode == explore)
+        )
+    )
+
+
+def _running_per_account(session: Session) -> dict[int, int]:
+    rows = session.execute(
+        select(Task.account_id, func.count()).where(Task.status == states.RUNNING).group_by(Task.account_id)
+    ).all()
+    return {account_id: count for account_id, count in rows}
+
+
+def _lock_first_free(session: Session, candidates: list[Task]) -> Task | None:
+    for candidate in candidates:
+        task = session.scalar(
+            select(Task)
+            .where(Task.id == candidate.id, Task.status.in_(states.RUNNABLE_STATUSES))
+            .with_for_update(skip_locked=True, of=Task)
+        )
+        if task is not None:
+            return task
+    return None
+
+
+def claim_next(ctx: AppContext, owner: str) -> ClaimedTask | None:
+    """Claim one runnable task for `owner`: RUNNING, attempt + 1, lease set. None if none waits."""
+    with ctx.db.write() as session:
+        running = _running_per_account(session)
+        task = None
+        for explore in (False, True):
+            candidates = _oldest_per_account(session, explore)
+            candidates.sort(key=lambda t: (running.get(t.account_id, 0), t.created_at, t.id))
+            task = _lock_first_free(session, candidates)
+            if task is not None:
+                break
+        if task is None:
+            return None
+        now = utcnow()
+        task.status = states.RUNNING
+        task.attempt += 1
+        task.lease_owner = owner
+        task.lease_expires_at = now + timedelta(seconds=ctx.settings.lease_seconds)
+        task.started_at = task.started_at or now
+        task.updated_at = now
+        task.progress_ratio = 0.0
+        task.progress_text = None
+        task.estimated_time_to_start = 0
+        inputs = {
+            role: InputRef(
+                asset.blob_key, asset.content_type, "video" if asset.media_type == "video" else "image"
+            )
+            for role, asset_id in (task.input_asset_ids or {}).items()
+            if (asset := session.get(Asset, asset_id)) is not None
+        }
+        enqueue_task_event(session, ctx.links(), task, terminal=False)
+        return ClaimedTask(
+            task_id=task.id,
+            attempt=task.attempt,
+            operation=OPERATIONS[task.operation].engine_operation,
+            params=dict(task.params),
+            inputs=inputs,
+        )
+
+
+def mark_throttled(ctx: AppContext, slots: int) -> int:
+    """PENDING tasks that found no free worker become THROTTLED, with a rough time-to-start."""
+    with ctx.db.write() as session:
+        pending = list(
+            session.scalars(
+                select(Task)
+                .where(Task.status == states.PENDING)
+                .order_by(Task.created_at)
+                .with_for_update(skip_locked=True, of=Task)
+            )
+        )
+        if not pending:
+            return 0
+        queued_before = (
+            session.scalar(select(func.count()).select_from(Task).where(Task.status == states.THROTTLED)) or 0
+        )
+        typical = _typical_run_seconds(session)
+        for position, task in enumerate(pending, start=queued_before):
+            task.status = states.THROTTLED
+            task.estimated_time_to_start = round(typical * (position // max(slots, 1) + 1))
+            task.updated_at = utcnow()
+            enqueue_task_event(session, ctx.links(), task, terminal=False)
+        return len(pending)
+
+
+def _typical_run_seconds(session: Session) -> float:
+    """Median-ish run time of recent successes; 60 s before there is any history."""
+    recent = session.execute(
+        select(Task.started_at, Task.finished_at)
+        .where(Task.status == states.SUCCEEDED, Task.started_at.is_not(None))
+        .order_by(Task.finished_at.desc())
+        .limit(20)
+    ).all()
+    durations = sorted((end - start).total_seconds() for start, end in recent if start and end)
+    return durations[len(durations) // 2] if durations else 60.0

@@ -1,0 +1,106 @@
+"""The scheduler thread of a process that runs work: claim, renew leases, apply cancels, recover.
+
+Every tick it (1) re-queues tasks whose lease expired anywhere (a dead process or machine),
+(2) claims tasks for idle worker slots, (3) marks waiting tasks THROTTLED when every slot is
+busy, and (4) renews the leases of its own running attempts, stopping any attempt the database
+no longer gives it (cancelled by a user, or taken over after a lease expiry).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+
+from sqlalchemy import select
+
+from taxiway.core.context import AppContext
+from taxiway.executors.local.supervisor import LocalExecutor
+from taxiway.scheduler.claims import claim_next, mark_throttled
+from taxiway.store.models import Task
+from taxiway.tasks import lifecycle, states
+
+log = logging.getLogger(__name__)
+
+REQUEUE_CHECK_SECONDS = 1.0
+
+
+def new_owner_id() -> str:
+    """Identifies this process in task leases (for operators reading the database)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Scheduler:
+    def __init__(self, ctx: AppContext, executor: LocalExecutor) -> None:
+        self.ctx = ctx
+        self.executor = executor
+        self.owner = new_owner_id()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
+        self._last_requeue_check = 0.0
+        self._last_renewal: dict[tuple[str, int], float] = {}
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.ctx.settings.scheduler_interval_seconds):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("scheduler tick failed; retrying next tick")
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        if now - self._last_requeue_check >= REQUEUE_CHECK_SECONDS:
+            self._last_requeue_check = now
+            lifecycle.requeue_expired(self.ctx)
+        self._claim()
+        self._watch_running()
+
+    def _claim(self) -> None:
+        idle = self.executor.idle_slots()
+        for slot in idle:
+            job = claim_next(self.ctx, self.owner)
+            if job is None:
+                return
+            if not slot.submit(job):
+                # The slot's process died between the check and the submit: give the task back.
+                lifecycle.release(self.ctx, job.task_id, job.attempt)
+        if self.executor.size:
+            mark_throttled(self.ctx, self.executor.size)
+
+    def _watch_running(self) -> None:
+        running = self.executor.in_flight()
+        if not running:
+            self._last_renewal.clear()
+            return
+        with self.ctx.db.read() as session:
+            rows = session.execute(
+                select(Task.id, Task.status, Task.attempt).where(
+                    Task.id.in_([task_id for task_id, _ in running])
+                )
+            ).all()
+        current = {task_id: (status, attempt) for task_id, status, attempt in rows}
+        renew_every = self.ctx.settings.lease_seconds / 3
+        now = time.monotonic()
+        for task_id, attempt in running:
+            if current.get(task_id) != (states.RUNNING, attempt):
+                self.executor.cancel(task_id)
+                continue
+            key = (task_id, attempt)
+            if now - self._last_renewal.setdefault(key, now) >= renew_every:
+                self._last_renewal[key] = now
+                if not lifecycle.renew_lease(self.ctx, task_id, attempt):
+                    self.executor.cancel(task_id)
+        live = set(running)
+        for key in list(self._last_renewal):
+            if key not in live:
+                del self._last_renewal[key]

@@ -1,0 +1,56 @@
+"""The closed set of messages between a supervisor and the worker process it owns.
+
+Errors cross the process boundary as data (JobDone.error), never as exceptions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from taxiway.scheduler.claims import ClaimedTask
+from taxiway.tasks.lifecycle import ArtifactResult
+
+
+# Supervisor -> worker
+@dataclass(frozen=True)
+class RunJob:
+    job: ClaimedTask
+
+
+@dataclass(frozen=True)
+class CancelJob:
+    task_id: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    pass
+
+
+# Worker -> supervisor
+@dataclass(frozen=True)
+class Ready:
+    pid: int
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    task_id: str
+    attempt: int
+    ratio: float
+    text: str | None
+
+
+@dataclass(frozen=True)
+class JobDone:
+    task_id: str
+    attempt: int
+    artifact: ArtifactResult | None = None
+    error: str | None = None
+    reason: str | None = None
+    cancelled: bool = False
+
+    @property
+    def succeeded(self) -> bool:
+        return self.artifact is not None

@@ -1,0 +1,160 @@
+"""Runs one claimed attempt with resident engines: inputs in, artifact stored, result as data.
+
+Used inside every kind of worker process (the local executor's children today, Ray actors
+later), so it touches only the blob store, never the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+
+from taxiway.assets.storage import store_media
+from taxiway.blobs.base import BlobNotFound, BlobStore
+from taxiway.core.settings import Settings
+from taxiway.engines.base import Engine, EngineError, EngineJob, StopRequested
+from taxiway.engines.registry import build_engine
+from taxiway.media.probe import MediaError, MediaInfo, probe_file
+from taxiway.scheduler.claims import ClaimedTask
+from taxiway.tasks.lifecycle import ArtifactResult
+from taxiway.worker.messages import JobDone
+
+log = logging.getLogger(__name__)
+
+# Engine progress fills the bar up to here; storing the artifact takes it to 1.
+ENGINE_SHARE = 0.98
+PROGRESS_INTERVAL_SECONDS = 0.25
+
+ReportProgress = Callable[[float, str | None], None]
+
+
+class JobRunner:
+    """Holds engines across tasks (built on first use) and runs attempts one at a time."""
+
+    def __init__(self, settings: Settings, blobs: BlobStore) -> None:
+        self.settings = settings
+        self.blobs = blobs
+        self._engines: dict[str, Engine] = {}
+
+    def _engine(self, operation: str) -> Engine:
+        if operation not in self._engines:
+            self._engines[operation] = build_engine(operation, self.settings)
+        return self._engines[operation]
+
+    def run(self, job: ClaimedTask, report: ReportProgress, stop_requested: Callable[[], bool]) -> JobDone:
+        jobs_dir = self.settings.scratch_dir / "jobs"
+        jobs_dir.mkdir(parents=True, exist_ok=True)
+        work_dir = Path(tempfile.mkdtemp(prefix=f"{job.task_id}-{job.attempt}-", dir=jobs_dir))
+        try:
+            artifact = self._run(job, work_dir, report, stop_requested)
+            return JobDone(job.task_id, job.attempt, artifact=artifact)
+        except StopRequested:
+            return JobDone(job.task_id, job.attempt, cancelled=True)
+        except EngineError as exc:
+            return JobDone(job.task_id, job.attempt, error=str(exc), reason=exc.reason)
+        except MediaError as exc:
+            return JobDone(
+                job.task_id, job.attempt, error=f"The input could not be used: {exc}", reason="INVALID_INPUT"
+            )
+        except BlobNotFound as exc:
+            return JobDone(
+                job.task_id,
+                job.attempt,
+                error=f"An input file is missing from storage ({exc}); was the asset deleted?",
+                reason="INPUT_MISSING",
+            )
+        except Exception as exc:
+            log.exception("task %s attempt %s failed inside the engine", job.task_id, job.attempt)
+            return JobDone(
+                job.task_id,
+                job.attempt,
+                error=f"Internal error while running {job.operation}: {type(exc).__name__}: {exc}",
+                reason="INTERNAL_ERROR",
+            )
+        finally:
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+    def _run(
+        self, job: ClaimedTask, work_dir: Path, report: ReportProgress, stop_requested: Callable[[], bool]
+    ) -> ArtifactResult:
+        engine = self._engine(job.operation)
+        progress = _ThrottledProgress(report, stop_requested)
+        with ExitStack() as stack:
+            paths = {
+                role: stack.enter_context(self.blobs.local_path(ref.blob_key))
+                for role, ref in job.inputs.items()
+            }
+            infos: dict[str, MediaInfo] = {
+                role: probe_file(
+                    paths[role], ref.media_type, ref.content_type, max_pixels=self.settings.max_video_pixels
+                )
+                for role, ref in job.inputs.items()
+            }
+            output_dir = work_dir / "out"
+            output_dir.mkdir()
+            output = engine.run(
+                EngineJob(
+                    operation=job.operation,
+                    params=job.params,
+                    video=paths.get("video"),
+                    video_info=infos.get("video"),
+                    image=paths.get("image"),
+                    image_info=infos.get("image"),
+                    output_dir=output_dir,
+                ),
+                progress,
+            )
+        progress.check_stop()
+        try:
+            stored = store_media(
+                self.blobs,
+                output,
+                kind="video",
+                content_type="video/mp4",
+                key_prefix=job.output_prefix,
+                basename="output",
+                scratch_dir=work_dir,
+                max_pixels=self.settings.max_video_pixels * 4,
+            )
+        except MediaError as exc:
+            raise EngineError(
+                f"The {engine.name} engine produced an unreadable output: {exc}", "INTERNAL_ERROR"
+            ) from exc
+        info = stored.info
+        return ArtifactResult(
+            blob_key=stored.blob_key,
+            preview_keys=stored.preview_keys,
+            file_size=stored.size,
+            width=info.width,
+            height=info.height,
+            duration=info.duration,
+            frame_rate=info.frame_rate,
+            has_audio=info.has_audio,
+        )
+
+
+class _ThrottledProgress:
+    """The Progress callback engines see: stop checks on every call, reports a few per second."""
+
+    def __init__(self, report: ReportProgress, stop_requested: Callable[[], bool]) -> None:
+        self._report = report
+        self._stop_requested = stop_requested
+        self._last_sent = 0.0
+
+    def check_stop(self) -> None:
+        if self._stop_requested():
+            raise StopRequested()
+
+    def __call__(self, done: float, total: float, text: str | None = None) -> None:
+        self.check_stop()
+        now = time.monotonic()
+        if now - self._last_sent < PROGRESS_INTERVAL_SECONDS and text is None:
+            return
+        self._last_sent = now
+        ratio = min(max(done / total, 0.0), 1.0) if total > 0 else 0.0
+        self._report(ratio * ENGINE_SHARE, text)
