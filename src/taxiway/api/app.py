@@ -1,0 +1,67 @@
+"""The app factory: settings in, a FastAPI app out, with its background parts tied to its lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from taxiway import __version__
+from taxiway.api.errors import install_error_handlers
+from taxiway.api.routes import accounts, assets, files, operations, system, tasks
+from taxiway.core.context import AppContext
+from taxiway.core.settings import Settings
+from taxiway.executors.local.supervisor import LocalExecutor
+from taxiway.scheduler.loop import Scheduler
+from taxiway.webhooks.deliverer import WebhookDeliverer
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/v1/runwayml"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx = AppContext.build(settings)
+        app.state.ctx = ctx
+        app.state.executor = None
+        scheduler = None
+        if settings.executor == "local" and settings.workers > 0:
+            executor = LocalExecutor(ctx, settings.workers)
+            executor.start()
+            scheduler = Scheduler(ctx, executor)
+            scheduler.start()
+            app.state.executor = executor
+        deliverer = WebhookDeliverer(ctx)
+        deliverer.start()
+        log.info(
+            "taxiway %s serving; database %s; %s worker slot(s)",
+            __version__,
+            ctx.db.engine.url.render_as_string(hide_password=True),
+            settings.workers if scheduler else 0,
+        )
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.stop()
+                app.state.executor.stop()
+            deliverer.stop()
+            ctx.close()
+
+    app = FastAPI(
+        title="taxiway",
+        version=__version__,
+        description="Self-hosted video editing API that speaks the Runway (useapi.net) REST contract.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for router in (operations.router, assets.router, tasks.router, accounts.router, files.router):
+        app.include_router(router, prefix=API_PREFIX)
+    app.include_router(system.router)
+    return app

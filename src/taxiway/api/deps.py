@@ -1,0 +1,71 @@
+"""Shared dependencies: the app context and the authenticated user, checked in one place."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+
+from taxiway.core.context import AppContext
+from taxiway.core.errors import BadRequest, Unauthorized
+from taxiway.core.links import Links
+from taxiway.core.security import hash_token
+from taxiway.store.models import ApiToken
+
+
+def get_ctx(request: Request) -> AppContext:
+    return request.app.state.ctx
+
+
+Ctx = Annotated[AppContext, Depends(get_ctx)]
+
+
+def current_user(request: Request, ctx: Ctx) -> str:
+    """The user id behind the bearer token; 401 in the contract's shape otherwise."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized()
+    with ctx.db.read() as session:
+        user_id = session.scalar(
+            select(ApiToken.user_id).where(
+                ApiToken.token_hash == hash_token(token.strip()), ApiToken.revoked_at.is_(None)
+            )
+        )
+    if user_id is None:
+        raise Unauthorized()
+    return user_id
+
+
+CurrentUser = Annotated[str, Depends(current_user)]
+
+
+def request_links(request: Request, ctx: Ctx) -> Links:
+    """Links signed against the base URL the caller used, so they work from where it stands."""
+    return ctx.links(str(request.base_url))
+
+
+RequestLinks = Annotated[Links, Depends(request_links)]
+
+
+async def read_body(request: Request) -> dict[str, Any]:
+    """A JSON object or multipart/urlencoded form, as the contract allows; {} when empty."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        form = await request.form()
+        files = [key for key, value in form.multi_items() if not isinstance(value, str)]
+        if files:
+            raise BadRequest(f"form field {files[0]} is a file; upload files with POST /v1/runwayml/assets/")
+        return {key: value for key, value in form.multi_items()}
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object")
+    return body

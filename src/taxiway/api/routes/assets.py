@@ -1,0 +1,139 @@
+"""Assets: streamed uploads, listing, reading and deleting."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from taxiway.api.deps import Ctx, CurrentUser, RequestLinks
+from taxiway.assets import service
+from taxiway.assets.presenter import asset_json
+from taxiway.core import ids
+from taxiway.core.errors import BadRequest
+from taxiway.core.fields import FieldSpec, validate_fields
+
+router = APIRouter(tags=["assets"])
+
+UPLOAD_FIELDS = (
+    FieldSpec(
+        "name",
+        "string",
+        "The asset's name.",
+        required=True,
+        max_length=service.MAX_NAME_LENGTH,
+        allow_empty=False,
+    ),
+    FieldSpec("email", "string", "The account to upload to; defaults to the one with most free capacity."),
+)
+LIST_FIELDS = (
+    FieldSpec("offset", "integer", "Assets to skip.", default=0, minimum=0, maximum=1000),
+    FieldSpec("limit", "integer", "Assets to return.", default=20, minimum=1, maximum=50),
+    FieldSpec("mediaType", "string", "Only assets of this type.", choices=("video", "image")),
+    FieldSpec("email", "string", "Only this account's assets."),
+)
+
+
+def _size_text(size: int) -> str:
+    return f"{size / 1024**3:.2f} GiB" if size >= 1024**3 else f"{size / 1024**2:.1f} MiB"
+
+
+@router.post(
+    "/assets/",
+    summary="Upload a file (raw body, its media type as Content-Type) as a new asset.",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                media: {"schema": {"type": "string", "format": "binary"}} for media in service.CONTENT_TYPES
+            },
+        }
+    },
+)
+@router.post("/assets", include_in_schema=False)
+async def upload_asset(request: Request, ctx: Ctx, user: CurrentUser, links: RequestLinks) -> dict[str, Any]:
+    query = validate_fields(UPLOAD_FIELDS, dict(request.query_params), ignore_unknown=True)
+    content_type, kind, extension = service.parse_content_type(request.headers.get("content-type"))
+    limit = ctx.settings.max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BadRequest(
+            f"The file is {_size_text(int(declared))}; the upload limit is {_size_text(limit)} "
+            "(TAXIWAY_MAX_UPLOAD_BYTES)"
+        )
+
+    def pick_account() -> int:
+        with ctx.db.read() as session:
+            return service.choose_upload_account(session, user, query["email"]).id
+
+    account_id = await run_in_threadpool(pick_account)
+    uploads = ctx.settings.scratch_dir / "uploads"
+    uploads.mkdir(parents=True, exist_ok=True)
+    upload = uploads / f"{ids.new_uuid()}.{extension}"
+    try:
+        received = 0
+        # Stream to disk chunk by chunk: memory stays flat whatever the file size.
+        with open(upload, "wb") as handle:
+            async for chunk in request.stream():
+                received += len(chunk)
+                if received > limit:
+                    raise BadRequest(
+                        f"The file is larger than the upload limit of {_size_text(limit)} "
+                        "(TAXIWAY_MAX_UPLOAD_BYTES)"
+                    )
+                handle.write(chunk)
+        if received == 0:
+            raise BadRequest(
+                "The request body is empty: send the file's bytes as the body "
+                "(for example curl --data-binary @clip.mp4 -H 'Content-Type: video/mp4')"
+            )
+
+        def create() -> dict[str, Any]:
+            asset = service.create_uploaded_asset(
+                ctx,
+                user_id=user,
+                account_id=account_id,
+                name=query["name"],
+                content_type=content_type,
+                kind=kind,
+                upload=upload,
+            )
+            return asset_json(asset, links)
+
+        return await run_in_threadpool(create)
+    except ClientDisconnect:
+        raise BadRequest("The upload was interrupted before the whole file arrived") from None
+    finally:
+        with contextlib.suppress(OSError):
+            upload.unlink(missing_ok=True)
+
+
+@router.get("/assets/", summary="List your assets, newest first.")
+@router.get("/assets", include_in_schema=False)
+def list_assets(request: Request, ctx: Ctx, user: CurrentUser, links: RequestLinks) -> list[dict[str, Any]]:
+    query = validate_fields(LIST_FIELDS, dict(request.query_params), ignore_unknown=True)
+    with ctx.db.read() as session:
+        assets = service.list_assets(
+            session,
+            user,
+            offset=query["offset"],
+            limit=query["limit"],
+            media_type=query["mediaType"],
+            email=query["email"],
+        )
+        return [asset_json(asset, links) for asset in assets]
+
+
+@router.get("/assets/{asset_id}", summary="Get one asset.")
+def get_asset(asset_id: str, ctx: Ctx, user: CurrentUser, links: RequestLinks) -> dict[str, Any]:
+    with ctx.db.read() as session:
+        return asset_json(service.get_owned_asset(session, user, asset_id), links)
+
+
+@router.delete("/assets/{asset_id}", status_code=204, summary="Delete an asset and its files.")
+def delete_asset(asset_id: str, ctx: Ctx, user: CurrentUser) -> Response:
+    service.delete_asset(ctx, user, asset_id)
+    return Response(status_code=204)

@@ -1,0 +1,33 @@
+"""Downloads through expiring signed links: they work without the bearer token, until they expire."""
+
+from __future__ import annotations
+
+import mimetypes
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+from taxiway.api.deps import Ctx
+from taxiway.blobs.local import LocalBlobStore
+from taxiway.core.errors import ApiError, NotFound
+
+router = APIRouter(tags=["files"])
+
+
+@router.api_route(
+    "/files/{key:path}", methods=["GET", "HEAD"], summary="Download an asset file (signed link)."
+)
+def download(key: str, ctx: Ctx, expires: int = 0, signature: str = "") -> FileResponse:
+    if not ctx.signer.verify(key, expires, signature):
+        raise ApiError(403, "This link is invalid or has expired; get a fresh one from the asset or task")
+    blobs = ctx.blobs
+    if not isinstance(blobs, LocalBlobStore):
+        raise NotFound()
+    try:
+        path = blobs.path(key)
+    except ValueError:
+        raise NotFound() from None
+    if not path.is_file():
+        raise NotFound("The file no longer exists (its asset was deleted).")
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return FileResponse(path, media_type=media_type)

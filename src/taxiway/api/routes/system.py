@@ -1,0 +1,44 @@
+"""Extensions beyond the contract: health and the caller's callback signing secret."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from taxiway import __version__
+from taxiway.api.deps import Ctx, CurrentUser
+from taxiway.store.models import User
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/health", summary="Liveness, database reachability and worker slots.")
+def health(request: Request, ctx: Ctx) -> JSONResponse:
+    try:
+        with ctx.db.read() as session:
+            session.execute(text("SELECT 1"))
+        database = "ok"
+    except Exception as exc:
+        database = f"unreachable: {type(exc).__name__}"
+    executor = getattr(request.app.state, "executor", None)
+    body: dict[str, Any] = {
+        "status": "ok" if database == "ok" else "degraded",
+        "version": __version__,
+        "database": database,
+        "executor": ctx.settings.executor,
+        "workers": {
+            "slots": executor.size if executor else 0,
+            "idle": len(executor.idle_slots()) if executor else 0,
+        },
+    }
+    return JSONResponse(body, status_code=200 if database == "ok" else 503)
+
+
+@router.get("/v1/runwayml/webhooks/secret", summary="Your secret for verifying signed callbacks.")
+def webhook_secret(ctx: Ctx, user: CurrentUser) -> dict[str, str]:
+    with ctx.db.read() as session:
+        found = session.get(User, user)
+        return {"secret": found.webhook_secret if found else ""}

@@ -1,0 +1,106 @@
+"""Tasks and the scheduler view of live tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from taxiway.api.deps import Ctx, CurrentUser, RequestLinks
+from taxiway.core.errors import BadRequest, NotFound
+from taxiway.core.fields import FieldSpec, validate_fields
+from taxiway.tasks import service, states
+from taxiway.tasks.presenter import load_view, load_views, running_task_json, task_json
+
+router = APIRouter(tags=["tasks"])
+
+LIST_FIELDS = (
+    FieldSpec("offset", "integer", "Tasks to skip.", default=0, minimum=0, maximum=1000),
+    FieldSpec("limit", "integer", "Tasks to return.", default=20, minimum=1, maximum=1000),
+    FieldSpec("statuses", "string", "Comma-separated statuses to include."),
+    FieldSpec("email", "string", "Only this account's tasks."),
+)
+
+
+def _parse_statuses(raw: str | None) -> list[str]:
+    statuses = [part.strip().upper() for part in (raw or "").split(",") if part.strip()]
+    unknown = [status for status in statuses if status not in states.ALL_STATUSES]
+    if unknown:
+        raise BadRequest(
+            f"statuses has unknown value(s) {', '.join(unknown)}; "
+            f"supported values: {', '.join(states.ALL_STATUSES)}"
+        )
+    return statuses
+
+
+@router.get("/tasks/", summary="List your tasks, newest first.")
+@router.get("/tasks", include_in_schema=False)
+def list_tasks(request: Request, ctx: Ctx, user: CurrentUser, links: RequestLinks) -> list[dict[str, Any]]:
+    query = validate_fields(LIST_FIELDS, dict(request.query_params), ignore_unknown=True)
+    statuses = _parse_statuses(query["statuses"])
+    with ctx.db.read() as session:
+        tasks = service.list_tasks(
+            session,
+            user,
+            offset=query["offset"],
+            limit=query["limit"],
+            statuses=statuses,
+            email=query["email"],
+        )
+        return [task_json(view, links) for view in load_views(session, tasks)]
+
+
+@router.get("/tasks/{task_id}", summary="Get one task: status, progress and artifacts.")
+def get_task(task_id: str, ctx: Ctx, user: CurrentUser, links: RequestLinks) -> dict[str, Any]:
+    with ctx.db.read() as session:
+        return task_json(load_view(session, service.get_owned_task(session, user, task_id)), links)
+
+
+def _stop_locally(request: Request, task_id: str) -> None:
+    """Fast path: if this process runs the task, stop it now rather than at the next tick."""
+    executor = getattr(request.app.state, "executor", None)
+    if executor is not None:
+        executor.cancel(task_id)
+
+
+@router.delete(
+    "/tasks/{task_id}",
+    summary="Cancel a live task (200, the task) or delete a finished one with its artifacts (204).",
+    response_model=None,
+)
+async def delete_task(
+    task_id: str, request: Request, ctx: Ctx, user: CurrentUser, links: RequestLinks
+) -> dict[str, Any] | Response:
+    def act() -> dict[str, Any] | None:
+        with ctx.db.read() as session:
+            task = service.get_owned_task(session, user, task_id)
+            live = task.status in states.LIVE_STATUSES
+        if not live:
+            service.delete_finished_task(ctx, user, task_id)
+            return None
+        cancelled = service.cancel_task(ctx, user, task_id)
+        _stop_locally(request, cancelled.id)
+        with ctx.db.read() as session:
+            return task_json(load_view(session, cancelled), links)
+
+    result = await run_in_threadpool(act)
+    return Response(status_code=204) if result is None else result
+
+
+@router.get("/scheduler/", summary="Your live tasks (PENDING, THROTTLED, RUNNING).")
+@router.get("/scheduler", include_in_schema=False)
+def list_scheduler(ctx: Ctx, user: CurrentUser) -> list[dict[str, Any]]:
+    with ctx.db.read() as session:
+        return [running_task_json(task) for task in service.live_tasks(session, user)]
+
+
+@router.delete("/scheduler/{task_id}", status_code=204, summary="Cancel a live task.")
+def cancel_scheduled(task_id: str, request: Request, ctx: Ctx, user: CurrentUser) -> Response:
+    with ctx.db.read() as session:
+        task = service.get_owned_task(session, user, task_id)
+        if task.status not in states.LIVE_STATUSES:
+            raise NotFound(f"Task {task_id} is not scheduled: it is {task.status}")
+    cancelled = service.cancel_task(ctx, user, task_id)
+    _stop_locally(request, cancelled.id)
+    return Response(status_code=204)
