@@ -1,0 +1,1 @@
+"""Classic (non-ML) engines built on FFmpeg through PyAV: scaling, filtering, re-encoding."""

@@ -1,0 +1,99 @@
+"""The classic upscale engine: Lanczos resampling to a 4K-class size, H.264 re-encode.
+
+Per frame: decode (FFmpeg frame threads) → rotate upright if needed → swscale Lanczos to
+``four_k_class(display size)`` in yuv420p BT.709, all on a worker thread, then libx264 on the
+calling thread plus x264's own threads. No per-pixel Python anywhere. Audio is carried along
+(copied when AAC/MP3, else AAC). See :mod:`taxiway.media.encode` for the output format.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+
+from taxiway.engines.base import EngineError, EngineJob, Progress
+from taxiway.media.containers import describe_av_error
+from taxiway.media.decode import DecodeError, VideoDecoder
+from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET, H264Writer
+from taxiway.media.geometry import four_k_class
+from taxiway.media.pipeline import transcode_frames
+from taxiway.media.scale import Scaler
+
+OUTPUT_NAME = "output.mp4"
+# EngineError.reason for input that turns out to be undecodable part-way through.
+REASON_UNDECODABLE = "INPUT_UNDECODABLE"
+
+
+class ClassicUpscale:
+    """Upscales ``job.video`` to the 4K-class size and writes ``job.output_dir / "output.mp4"``.
+
+    ``preset``/``crf`` are libx264's. ``interpolation`` is the swscale filter (Lanczos by default).
+    Cancellation: ``progress`` raising StopRequested stops the run within a frame or two; no
+    ``output.mp4`` is left behind (work files are hidden ``.output.mp4.*`` names, removed on stop).
+    """
+
+    name = "classic-upscale"
+
+    def __init__(
+        self,
+        *,
+        preset: str = DEFAULT_PRESET,
+        crf: int = DEFAULT_CRF,
+        interpolation: str = "lanczos",
+        encoder_threads: int = 0,
+        scaler_threads: int = 0,
+    ) -> None:
+        self.preset = preset
+        self.crf = crf
+        self.interpolation = interpolation
+        self.encoder_threads = encoder_threads
+        self.scaler_threads = scaler_threads
+
+    def run(self, job: EngineJob, progress: Progress) -> Path:
+        """Upscale, reporting ``progress(frames_done, frames_total)``; returns the output path."""
+        if job.video is None or job.video_info is None:
+            raise EngineError("The upscale operation needs a video.", reason="BAD_INPUT")
+        info = job.video_info
+        width, height = four_k_class(info.width, info.height)
+        total = max(1, info.frame_count or 1)
+        job.output_dir.mkdir(parents=True, exist_ok=True)
+        target = job.output_dir / OUTPUT_NAME
+        progress(0, total, f"upscaling {info.width}×{info.height} to {width}×{height}")
+
+        def on_progress(done: int) -> None:
+            # frame_count can be an estimate: never report more than 100 % while still working.
+            progress(done, max(total, done + 1))
+
+        writer: H264Writer | None = None
+        finished = False
+        try:
+            with VideoDecoder(job.video) as decoder:
+                writer = H264Writer(
+                    target,
+                    width=width,
+                    height=height,
+                    time_base=decoder.time_base,
+                    frame_rate=decoder.frame_rate,
+                    crf=self.crf,
+                    preset=self.preset,
+                    audio_source=job.video if info.has_audio else None,
+                    threads=self.encoder_threads,
+                )
+                scaler = Scaler(width, height, interpolation=self.interpolation, threads=self.scaler_threads)
+                done = transcode_frames(decoder, scaler, writer, on_progress)
+                progress(done, max(total, done + 1), "finishing")
+                writer.finish()
+                finished = True
+        except DecodeError as exc:
+            raise EngineError(str(exc), reason=REASON_UNDECODABLE) from exc
+        except av.FFmpegError as exc:
+            # Damaged input can also surface while muxing (e.g. impossible timestamps).
+            raise EngineError(
+                f"The video could not be processed: {describe_av_error(exc)}.", reason=REASON_UNDECODABLE
+            ) from exc
+        finally:
+            if writer is not None and not finished:
+                writer.abort()
+        progress(done, done)
+        return target

@@ -1,0 +1,201 @@
+"""Carrying a source file's audio into an MP4 output, in step with the re-encoded video.
+
+AAC and MP3 are copied packet for packet (no quality loss, no CPU); anything else (Opus, Vorbis,
+AC-3, PCM, MP2...) is transcoded to AAC-LC. Audio is aligned so that the source instant of the
+first video frame becomes output time 0, and cut at the output video's end: exactly when
+transcoding, to within one packet (~21 ms) when copying.
+
+The writer calls :meth:`AudioCarrier.mux_until` as video advances so audio and video are
+interleaved in the file, then :meth:`AudioCarrier.finish` with the video's end time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from av.audio.frame import AudioFrame
+from av.audio.resampler import AudioResampler
+from av.container import OutputContainer
+from av.packet import Packet
+
+from taxiway.media.containers import close_input, open_input, pick_audio_stream
+from taxiway.media.decode import DecodeError
+
+# Codecs that MP4 holds and every player plays: copied instead of re-encoded.
+COPY_CODECS = frozenset({"aac", "mp3"})
+AAC_SAMPLE_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
+AAC_LAYOUTS = frozenset({"mono", "stereo", "3.0", "4.0", "5.0", "5.1", "5.1(side)", "7.1"})
+AAC_BITRATE_PER_CHANNEL = 96_000
+# Copied packets that end at most this long before video time 0 are kept: the first AAC packet is
+# encoder priming (negative timestamp) that the decoder needs and the MP4 edit list hides.
+_PRIMING_MARGIN = Fraction(1, 10)
+# How far audio may run ahead of the video written so far.
+_LEAD = Fraction(1, 2)
+# A packet starting this much before the end of the previous one is a timestamp discontinuity.
+_JUMP_TOLERANCE = Fraction(1, 20)
+
+
+class AudioCarrier:
+    """Adds an audio stream to ``output`` and fills it from the audio of ``source``."""
+
+    def __init__(self, source: Path, output: OutputContainer) -> None:
+        self._input = open_input(source)
+        stream = pick_audio_stream(self._input)
+        if stream is None:
+            close_input(self._input)
+            raise DecodeError("The video has no audio track to carry over.", frames_done=0, seconds=0.0)
+        self._in_stream = stream
+        self._output = output
+        codec = stream.codec_context.codec.canonical_name if stream.codec_context else ""
+        self._out_stream = self._copy_stream(output, stream) if codec in COPY_CODECS else None
+        self.copying = self._out_stream is not None
+        if self._out_stream is None:
+            if stream.codec_context is None:
+                close_input(self._input)
+                raise DecodeError(
+                    "The video's audio track cannot be decoded: its codec is not supported.",
+                    frames_done=0,
+                    seconds=0.0,
+                )
+            self._out_stream, self._resampler, self._rate = self._aac_stream(output, stream)
+        self._packets: Iterator[Packet] = self._input.demux(stream)
+        self._pending: Packet | None = None
+        self._exhausted = False
+        self._start: Fraction | None = None
+        self._clock = Fraction(0)  # source time after the last packet, for packets without timestamps
+        self._written_end: Fraction | None = None  # output time reached so far
+        self._last_dts: int | None = None  # copying: last dts written, in the packets' time base
+        self._next_sample: int | None = None  # transcoding: output pts of the next sample
+
+    @staticmethod
+    def _copy_stream(output: OutputContainer, stream: av.audio.stream.AudioStream) -> av.stream.Stream | None:
+        try:
+            return output.add_stream_from_template(stream)
+        except ValueError:  # The container refuses this codec (unusual AAC/MP3 variants): transcode.
+            return None
+
+    @staticmethod
+    def _aac_stream(
+        output: OutputContainer, stream: av.audio.stream.AudioStream
+    ) -> tuple[av.audio.stream.AudioStream, AudioResampler, int]:
+        ctx = stream.codec_context
+        rate = ctx.sample_rate if ctx.sample_rate in AAC_SAMPLE_RATES else 48000
+        layout = ctx.layout.name if ctx.layout.name in AAC_LAYOUTS else "stereo"
+        out = output.add_stream("aac", rate=rate)
+        out.layout = layout
+        out.bit_rate = AAC_BITRATE_PER_CHANNEL * out.codec_context.layout.nb_channels
+        return out, AudioResampler(format="fltp", layout=layout, rate=rate), rate
+
+    def set_start(self, seconds: Fraction) -> None:
+        """The source time that becomes output time 0 (the first video frame's). It moves later
+        only if the source's timestamps jump backwards."""
+        self._start = seconds
+
+    def close(self) -> None:
+        close_input(self._input)
+
+    def mux_until(self, seconds: Fraction) -> None:
+        """Write audio up to shortly after output time ``seconds``."""
+        while (head := self._peek()) is not None and head[1] <= seconds + _LEAD:
+            self._consume(head[0], end=None)
+
+    def finish(self, end: Fraction) -> None:
+        """Write the remaining audio up to output time ``end`` and flush the encoder."""
+        while (head := self._peek()) is not None and head[1] < end:
+            self._consume(head[0], end=end)
+        if self.copying:
+            return
+        # Drain the decoder and the resampler, then the encoder.
+        for frame in self._decode(None):
+            for resampled in self._resampler.resample(frame):
+                self._encode(resampled, end)
+        for resampled in self._resampler.resample(None):
+            self._encode(resampled, end)
+        self._output.mux(self._out_stream.encode(None))
+
+    def _decode(self, packet: Packet | None) -> list[AudioFrame]:
+        try:
+            return self._in_stream.decode(packet)
+        except av.FFmpegError:
+            return []  # One undecodable audio packet is a click, not a failure.
+
+    def _peek(self) -> tuple[Packet, Fraction] | None:
+        """The next audio packet with data and its output start time, without consuming it."""
+        if self._start is None:
+            raise RuntimeError("set_start() must be called first")
+        while self._pending is None and not self._exhausted:
+            try:
+                packet = next(self._packets)
+            except (StopIteration, av.FFmpegError):
+                # A damaged audio tail ends the audio; the video is still good.
+                self._exhausted = True
+                break
+            if packet.size:
+                self._pending = packet
+        if self._pending is None:
+            return None
+        return self._pending, self._source_time(self._pending) - self._start
+
+    def _source_time(self, packet: Packet) -> Fraction:
+        ts = packet.pts if packet.pts is not None else packet.dts
+        if ts is None or packet.time_base is None:
+            return self._clock
+        return Fraction(ts) * packet.time_base
+
+    def _consume(self, packet: Packet, *, end: Fraction | None) -> None:
+        self._pending = None
+        assert self._start is not None
+        start = self._source_time(packet)
+        length = Fraction(packet.duration or 0) * (packet.time_base or 0)
+        self._clock = start + length
+        if self._written_end is not None and start - self._start < self._written_end - _JUMP_TOLERANCE:
+            # Timestamps jumped backwards (MPEG-TS discontinuity): continue where the audio was, as
+            # the video decoder does, instead of writing time going backwards.
+            self._start = start - self._written_end
+        self._written_end = max(self._written_end or Fraction(0), start + length - self._start)
+        if self.copying:
+            if start + length - self._start <= -_PRIMING_MARGIN:
+                return  # Entirely before the video starts.
+            shift = round(self._start / packet.time_base)
+            if packet.pts is not None:
+                packet.pts -= shift
+            if packet.dts is not None:
+                packet.dts -= shift
+                # MP4 needs strictly increasing dts; rounded timestamps can tie or step back a tick.
+                if self._last_dts is not None and packet.dts <= self._last_dts:
+                    packet.dts = self._last_dts + 1
+                    if packet.pts is not None:
+                        packet.pts = max(packet.pts, packet.dts)
+                self._last_dts = packet.dts
+            packet.stream = self._out_stream
+            self._output.mux(packet)
+            return
+        for frame in self._decode(packet):
+            for resampled in self._resampler.resample(frame):
+                self._encode(resampled, end)
+
+    def _encode(self, frame: AudioFrame, end: Fraction | None) -> None:
+        """Encode a resampled frame, dropping samples before output time 0 and after ``end``."""
+        assert self._start is not None
+        samples = frame.to_ndarray()  # fltp: (channels, samples)
+        if self._next_sample is None:
+            t = Fraction(frame.pts) * frame.time_base - self._start if frame.pts is not None else Fraction(0)
+            first = round(t * self._rate)
+            if first < 0:
+                samples = samples[:, -first:]
+                first = 0
+            self._next_sample = first
+        if end is not None:
+            samples = samples[:, : max(0, round(end * self._rate) - self._next_sample)]
+        if samples.shape[1] == 0:
+            return
+        out = AudioFrame.from_ndarray(np.ascontiguousarray(samples), format="fltp", layout=frame.layout.name)
+        out.sample_rate = self._rate
+        out.pts = self._next_sample
+        out.time_base = Fraction(1, self._rate)
+        self._next_sample += samples.shape[1]
+        self._output.mux(self._out_stream.encode(out))
