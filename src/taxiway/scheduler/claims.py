@@ -124,6 +124,9 @@ def claim_next(ctx: AppContext, owner: str) -> ClaimedTask | None:
 
 def mark_throttled(ctx: AppContext, slots: int) -> int:
     """PENDING tasks that found no free worker become THROTTLED, with a rough time-to-start."""
+    with ctx.db.read() as session:
+        if session.scalar(select(Task.id).where(Task.status == states.PENDING).limit(1)) is None:
+            return 0  # the common case: no write lock taken
     with ctx.db.write() as session:
         pending = list(
             session.scalars(

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from taxiway.core import ids
 from taxiway.accounts.service import adjust_credits_used
+from taxiway.core import ids
 from taxiway.core.context import AppContext
 from taxiway.core.errors import NotFound
 from taxiway.store.models import Asset, Task, utcnow
@@ -184,6 +184,10 @@ def renew_lease(ctx: AppContext, task_id: str, attempt: int) -> bool:
 
 def requeue_expired(ctx: AppContext) -> int:
     """Tasks whose worker stopped renewing its lease (crashed process or machine) run again."""
+    expired_query = select(Task.id).where(Task.status == states.RUNNING, Task.lease_expires_at < utcnow())
+    with ctx.db.read() as session:
+        if session.scalar(expired_query.limit(1)) is None:
+            return 0  # the common case: no write lock taken
     with ctx.db.write() as session:
         expired = list(
             session.scalars(

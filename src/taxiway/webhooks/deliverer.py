@@ -62,16 +62,18 @@ class WebhookDeliverer:
         """Lock due deliveries for sending; drop superseded progress ones; keep per-task order."""
         now = utcnow()
         claimed: list[tuple[str, str, str, str]] = []
+        due_query = select(WebhookDelivery).where(
+            WebhookDelivery.state == "pending",
+            WebhookDelivery.next_attempt_at <= now,
+            or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < now),
+        )
+        with self.ctx.db.read() as session:
+            if session.scalar(due_query.with_only_columns(WebhookDelivery.id).limit(1)) is None:
+                return []  # the common case: no write lock taken
         with self.ctx.db.write() as session:
             due = list(
                 session.scalars(
-                    select(WebhookDelivery)
-                    .where(
-                        WebhookDelivery.state == "pending",
-                        WebhookDelivery.next_attempt_at <= now,
-                        or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < now),
-                    )
-                    .order_by(WebhookDelivery.created_at)
+                    due_query.order_by(WebhookDelivery.created_at)
                     .limit(BATCH_SIZE)
                     .with_for_update(skip_locked=True)
                 )
