@@ -1,0 +1,140 @@
+"""Callbacks: signed, delivered on every status change, retried until the receiver takes them."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support import Api, Server, free_port
+from taxiway.webhooks.signing import InvalidSignature, verify
+
+
+class Receiver:
+    """A local HTTP endpoint that records callbacks; it can be told to fail the first N."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.fail_first = 0
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                with receiver.lock:
+                    failing = receiver.fail_first > 0
+                    receiver.fail_first -= 1
+                    if not failing:
+                        receiver.received.append((dict(self.headers), body))
+                self.send_response(500 if failing else 200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def payloads(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [json.loads(body) for _, body in self.received]
+
+    def wait_for(self, status: str, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for payload in self.payloads():
+                if payload["status"] == status:
+                    return payload
+            time.sleep(0.05)
+        raise AssertionError(f"no {status} callback; got {[p['status'] for p in self.payloads()]}")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    receiver = Receiver()
+    yield receiver
+    receiver.server.shutdown()
+
+
+def test_signed_callbacks_on_every_status_change(
+    server: Server, api: Api, clip: Path, receiver: Receiver
+) -> None:
+    secret = api.http.get("/webhooks/secret").json()["secret"]
+    assert secret.startswith("whsec_")
+    asset = api.upload(clip, "video/mp4")
+    task = api.create(
+        "videos/upscale", {"videoAssetId": asset["assetId"], "replyUrl": receiver.url, "replyRef": "order-7"}
+    ).json()
+    final = receiver.wait_for("SUCCEEDED")
+    assert final["taskId"] == task["taskId"]
+    assert final["replyRef"] == "order-7"
+    assert final["artifacts"] and final["artifacts"][0]["url"].startswith("http")
+    statuses = [payload["status"] for payload in receiver.payloads()]
+    assert "RUNNING" in statuses
+    assert statuses[-1] == "SUCCEEDED"
+    assert statuses.index("RUNNING") < statuses.index("SUCCEEDED")
+    for headers, body in receiver.received:
+        verify(secret, headers, body)  # raises if any signature is wrong
+        assert headers["content-type"] == "application/json"
+    headers, body = receiver.received[-1]
+    with pytest.raises(InvalidSignature):
+        verify(secret, headers, body + b" ")
+    with pytest.raises(InvalidSignature):
+        verify("whsec_" + "A" * 44, headers, body)
+
+
+def test_terminal_callback_is_retried_until_delivered(
+    make_server,
+    clip: Path,
+    receiver: Receiver,  # type: ignore[no-untyped-def]
+) -> None:
+    server = make_server(workers=0, webhook_first_retry_seconds=0.2)
+    api = server.new_user()
+    api.create_account("hooks@example.com", replyUrl=receiver.url)  # the account's default callback
+    receiver.fail_first = 3
+    asset = api.upload(clip, "video/mp4")
+    task = api.create("gen3alpha/upscale", {"assetId": asset["assetId"]}).json()
+    api.http.delete(f"/tasks/{task['taskId']}")
+    cancelled = receiver.wait_for("CANCELLED", timeout=30)
+    assert cancelled["taskId"] == task["taskId"]
+    from sqlalchemy import select
+
+    from taxiway.store.models import WebhookDelivery
+
+    with server.ctx.db.read() as session:
+        delivery = session.scalar(select(WebhookDelivery).where(WebhookDelivery.task_id == task["id"]))
+        assert delivery is not None
+        assert delivery.state == "delivered"
+        assert delivery.attempts == 4
+
+
+def test_progress_callbacks_are_throttled(make_server, media_dir: Path, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    from mediafiles import make_video
+
+    server = make_server(workers=1, webhook_progress_interval_seconds=1.0)
+    api = server.new_user()
+    api.create_account()
+    clip = make_video(media_dir / "progress.mp4", width=320, height=180, seconds=6.0, fps=24, audio=False)
+    asset = api.upload(clip, "video/mp4")
+    task = api.create("videos/upscale", {"videoAssetId": asset["assetId"], "replyUrl": receiver.url}).json()
+    receiver.wait_for("SUCCEEDED", timeout=120)
+    done = api.task(task["taskId"])
+    running_seconds = _ts(done["updatedAt"]) - _ts(done["createdAt"])
+    progress = [p for p in receiver.payloads() if p["status"] == "RUNNING"]
+    # One when it starts, then at most one per second of running.
+    assert 1 <= len(progress) <= running_seconds / 1.0 + 2
+
+
+def _ts(value: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()

@@ -1,0 +1,112 @@
+"""Shared fixtures: real servers on free ports, real databases, real media files."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support import Api, Server, free_port, settings_for_test
+
+PG_ADMIN_URL = os.environ.get("TAXIWAY_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_available() -> str | None:
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed"
+    try:
+        with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), connect_timeout=3):
+            return None
+    except Exception as exc:  # any failure means: no PostgreSQL here
+        return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}"
+
+
+_PG_UNAVAILABLE = _postgres_available()
+if _PG_UNAVAILABLE and os.environ.get("TAXIWAY_REQUIRE_POSTGRES") == "1":
+    raise RuntimeError(f"TAXIWAY_REQUIRE_POSTGRES=1 but {_PG_UNAVAILABLE}")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    if _PG_UNAVAILABLE:
+        pytest.skip(_PG_UNAVAILABLE)
+    import psycopg
+
+    name = f"taxiway_test_{secrets.token_hex(6)}"
+    admin = PG_ADMIN_URL.replace("+psycopg", "")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = PG_ADMIN_URL.rpartition("/")
+    yield f"{base}/{name}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Run the test once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return ""
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    servers: list[Server] = []
+
+    def start(**overrides: Any) -> Server:
+        overrides.setdefault("port", free_port())
+        data_dir = overrides.pop("data_dir", tmp_path / f"data-{len(servers)}")
+        server = Server(settings_for_test(data_dir, **overrides)).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def server(make_server: Callable[..., Server], database_url: str) -> Server:
+    """A server with one worker slot, on each database."""
+    return make_server(database_url=database_url)
+
+
+@pytest.fixture
+def idle_server(make_server: Callable[..., Server]) -> Server:
+    """A SQLite server that runs no work: tasks stay queued (admission tests)."""
+    return make_server(workers=0)
+
+
+@pytest.fixture
+def api(server: Server) -> Api:
+    user = server.new_user()
+    user.create_account()
+    return user
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def clip(media_dir: Path) -> Path:
+    """A 2 s 320×240 24 fps H.264 clip with AAC audio."""
+    from mediafiles import make_video
+
+    return make_video(media_dir / "clip.mp4", width=320, height=240, seconds=2.0, fps=24, audio=True)
+
+
+@pytest.fixture(scope="session")
+def image(media_dir: Path) -> Path:
+    from mediafiles import make_image
+
+    return make_image(media_dir / "still.png", width=320, height=240)

@@ -1,0 +1,136 @@
+"""Test helpers shared by the suites: real servers on free ports and a thin HTTP client."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from taxiway.api.app import create_app
+from taxiway.core.context import AppContext
+from taxiway.core.settings import Settings
+from taxiway.users.service import create_user
+
+API = "/v1/runwayml"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def settings_for_test(data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "workers": 1,
+        "lease_seconds": 4.0,
+        "scheduler_interval_seconds": 0.1,
+        "x264_preset": "ultrafast",
+        "allow_private_callbacks": True,
+        "webhook_progress_interval_seconds": 0.5,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+class Api:
+    """A thin HTTP helper for tests: one user's view of a running server."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self.base_url = base_url
+        self.token = token
+        self.http = httpx.Client(
+            base_url=base_url + API, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        )
+
+    def create_account(
+        self, email: str = "me@example.com", max_jobs: int = 5, **extra: Any
+    ) -> dict[str, Any]:
+        response = self.http.post(f"/accounts/{email}", json={"email": email, "maxJobs": max_jobs, **extra})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def upload(self, path: Path, content_type: str, name: str | None = None, **params: Any) -> dict[str, Any]:
+        response = self.http.post(
+            "/assets/",
+            params={"name": name or path.name, **params},
+            content=path.read_bytes(),
+            headers={"Content-Type": content_type},
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def create(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        return self.http.post(f"/{path}", json=body)
+
+    def task(self, task_id: str) -> dict[str, Any]:
+        response = self.http.get(f"/tasks/{task_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def wait(
+        self,
+        task_id: str,
+        statuses: tuple[str, ...] = ("SUCCEEDED", "FAILED", "CANCELLED"),
+        timeout: float = 120,
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            task = self.task(task_id)
+            if task["status"] in statuses:
+                return task
+            if time.monotonic() > deadline:
+                raise AssertionError(f"task {task_id} still {task['status']} after {timeout}s: {task}")
+            time.sleep(0.1)
+
+
+class Server:
+    """A real uvicorn server in a background thread, on a free loopback port."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = create_app(settings)
+        self.base_url = f"http://127.0.0.1:{settings.port}"
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def start(self) -> Server:
+        self._thread.start()
+        deadline = time.monotonic() + 60
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.05)
+        # Tests that strike at workers need them up; wait for every slot's process to be ready.
+        executor = self.app.state.executor
+        while executor is not None and len(executor.idle_slots()) < executor.size:
+            if time.monotonic() > deadline:
+                raise RuntimeError("worker processes did not start")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(60)
+
+    @property
+    def ctx(self) -> AppContext:
+        return self.app.state.ctx
+
+    def new_user(self, name: str | None = None) -> Api:
+        _, token = create_user(self.ctx.db, name or f"user-{secrets.token_hex(3)}")
+        return Api(self.base_url, token)
+
+    def executor_pids(self) -> list[int]:
+        executor = self.app.state.executor
+        return [pid for slot in executor.slots if (pid := slot.pid) is not None] if executor else []
