@@ -141,7 +141,8 @@ def test_unavailable_engine_fails_clearly_and_refunds(make_server, clip: Path) -
     asset = _asset(api, clip)
     task = api.create("gen3turbo/expand", {"videoAssetId": asset}).json()
     assert task["options"]["engine"] is None
-    assert api.http.get("/features").json()["used"]["numPlanCredits"] == 10  # 5/s × 2 s
+    # Charged at admission (the create response shows it), refunded when it fails.
+    assert task["features"]["numPlanCredits_used"] == 10  # 5/s × 2 s
     done = api.wait(task["taskId"], timeout=60)
     assert done["status"] == "FAILED"
     assert done["error"]["reason"] == "ENGINE_UNAVAILABLE"

@@ -143,6 +143,14 @@ def active_accounts(session: Session, user_id: str) -> list[Account]:
     )
 
 
+def require_accounts(session: Session, user_id: str) -> list[Account]:
+    """The user's accounts; a clear 400 when there is none yet."""
+    accounts = active_accounts(session, user_id)
+    if not accounts:
+        raise BadRequest("No accounts configured. To create one use POST /v1/runwayml/accounts/{email}.")
+    return accounts
+
+
 def get_account(session: Session, user_id: str, email: str) -> Account:
     account = session.scalar(
         select(Account).where(
@@ -160,9 +168,7 @@ def account_for_query(session: Session, user_id: str, email: str | None) -> Acco
     """The account a query names; with no email, the only one (several need an email)."""
     if email:
         return get_account(session, user_id, email)
-    accounts = active_accounts(session, user_id)
-    if not accounts:
-        raise BadRequest("No accounts configured. To create one use POST /accounts/{email}.")
+    accounts = require_accounts(session, user_id)
     if len(accounts) > 1:
         emails = ", ".join(account.email for account in accounts)
         raise BadRequest(f"email is required when several accounts are configured ({emails})")

@@ -8,7 +8,7 @@ from typing import Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from taxiway.accounts.service import active_accounts, get_account
+from taxiway.accounts.service import get_account, require_accounts
 from taxiway.assets.storage import store_media
 from taxiway.core import ids
 from taxiway.core.context import AppContext
@@ -49,9 +49,7 @@ def choose_upload_account(session: Session, user_id: str, email: str | None) -> 
     """The named account, else the user's account with the most free capacity."""
     if email:
         return get_account(session, user_id, email)
-    accounts = active_accounts(session, user_id)
-    if not accounts:
-        raise BadRequest("No accounts configured. To create one use POST /v1/runwayml/accounts/{email}.")
+    accounts = require_accounts(session, user_id)
     live = dict(
         session.execute(
             select(Task.account_id, func.count())
@@ -99,17 +97,9 @@ def create_uploaded_asset(
                 user_id=user_id,
                 account_id=account_id,
                 name=name,
-                media_type=kind,
                 content_type=content_type,
-                blob_key=stored.blob_key,
-                preview_keys=stored.preview_keys,
-                file_size=stored.size,
-                width=stored.info.width,
-                height=stored.info.height,
-                duration=stored.info.duration,
-                frame_rate=stored.info.frame_rate,
-                has_audio=stored.info.has_audio,
                 is_user_upload=True,
+                **stored.asset_columns(),
             )
             session.add(asset)
             session.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from taxiway.blobs.base import BlobStore
 from taxiway.media.previews import make_previews
@@ -13,10 +14,26 @@ from taxiway.media.probe import MediaInfo, MediaKind, probe_file
 
 @dataclass(frozen=True)
 class StoredMedia:
+    """A media file in the blob store: an upload, or a worker's output (sent back as data)."""
+
     info: MediaInfo
     blob_key: str
     preview_keys: list[str]
     size: int
+
+    def asset_columns(self) -> dict[str, Any]:
+        """The asset row's columns that describe the stored media."""
+        return {
+            "media_type": self.info.kind,
+            "blob_key": self.blob_key,
+            "preview_keys": self.preview_keys,
+            "file_size": self.size,
+            "width": self.info.width,
+            "height": self.info.height,
+            "duration": self.info.duration,
+            "frame_rate": self.info.frame_rate,
+            "has_audio": self.info.has_audio,
+        }
 
 
 def store_media(

@@ -13,10 +13,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from taxiway.accounts.service import adjust_credits_used, check_email, check_reply_url, get_account
+from taxiway.accounts.service import (
+    adjust_credits_used,
+    check_email,
+    check_reply_url,
+    get_account,
+    require_accounts,
+)
 from taxiway.core import ids
 from taxiway.core.context import AppContext
-from taxiway.core.errors import AccountBusy, BadRequest, InsufficientCredits
+from taxiway.core.errors import AccountBusy, InsufficientCredits
 from taxiway.core.fields import validate_fields
 from taxiway.engines.registry import engine_name
 from taxiway.store.models import Account, Task, utcnow
@@ -38,15 +44,9 @@ def _candidates(session: Session, user_id: str, plan: Plan, email: str | None) -
         account_ids = [get_account(session, user_id, email).id]
     else:
         video_account = plan.inputs["video"].account
-        others = session.scalars(
-            select(Account.id)
-            .where(Account.user_id == user_id, Account.deleted_at.is_(None))
-            .order_by(Account.id)
-        )
+        others = [account.id for account in require_accounts(session, user_id)]
         preferred = [video_account.id] if video_account.deleted_at is None else []
         account_ids = preferred + [account_id for account_id in others if account_id not in preferred]
-    if not account_ids:
-        raise BadRequest("No accounts configured. To create one use POST /v1/runwayml/accounts/{email}.")
     # Lock in id order (a global order) so concurrent admissions cannot deadlock.
     locked = {
         account.id: account

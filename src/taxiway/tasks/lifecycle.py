@@ -8,7 +8,6 @@ changes nothing. So a worker that lost its lease can never overwrite a newer att
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from taxiway.accounts.service import adjust_credits_used
+from taxiway.assets.storage import StoredMedia
 from taxiway.core import ids
 from taxiway.core.context import AppContext
 from taxiway.core.errors import NotFound
@@ -24,20 +24,6 @@ from taxiway.tasks import states
 from taxiway.webhooks.outbox import enqueue_progress_event, enqueue_task_event
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ArtifactResult:
-    """What a worker produced, already stored in the blob store under the attempt's prefix."""
-
-    blob_key: str
-    preview_keys: list[str]
-    file_size: int
-    width: int
-    height: int
-    duration: float | None
-    frame_rate: float | None
-    has_audio: bool
 
 
 def error_body(message: str, reason: str) -> dict[str, Any]:
@@ -87,7 +73,7 @@ def record_progress(ctx: AppContext, task_id: str, attempt: int, ratio: float, t
         return True
 
 
-def complete(ctx: AppContext, task_id: str, attempt: int, artifact: ArtifactResult) -> bool:
+def complete(ctx: AppContext, task_id: str, attempt: int, artifact: StoredMedia) -> bool:
     """Commit SUCCEEDED with its artifact asset. The blobs were written before this call."""
     with ctx.db.write() as session:
         task = _current(session, task_id, attempt)
@@ -98,19 +84,11 @@ def complete(ctx: AppContext, task_id: str, attempt: int, artifact: ArtifactResu
             user_id=task.user_id,
             account_id=task.account_id,
             name=task.params.get("artifact_name") or f"{task.name}.mp4",
-            media_type="video",
             content_type="video/mp4",
-            blob_key=artifact.blob_key,
-            preview_keys=artifact.preview_keys,
-            file_size=artifact.file_size,
-            width=artifact.width,
-            height=artifact.height,
-            duration=artifact.duration,
-            frame_rate=artifact.frame_rate,
-            has_audio=artifact.has_audio,
             is_user_upload=False,
             task_id=task.id,
             extended_count=int(task.params.get("extended_count", 0)),
+            **artifact.asset_columns(),
         )
         session.add(asset)
         task.progress_ratio = 1.0
@@ -138,13 +116,17 @@ def _requeue_or_fail(ctx: AppContext, session: Session, task: Task, why: str) ->
         )
         _finish(ctx, session, task, states.FAILED, error_body(message, "ATTEMPTS_EXHAUSTED"))
         return
+    _back_to_pending(task, f"Retrying after a lost attempt ({why})")
+    enqueue_task_event(session, ctx.links(), task, terminal=False)
+
+
+def _back_to_pending(task: Task, progress_text: str) -> None:
     task.status = states.PENDING
     task.lease_owner = None
     task.lease_expires_at = None
     task.progress_ratio = None
-    task.progress_text = f"Retrying after a lost attempt ({why})"
+    task.progress_text = progress_text
     task.updated_at = utcnow()
-    enqueue_task_event(session, ctx.links(), task, terminal=False)
 
 
 def attempt_lost(ctx: AppContext, task_id: str, attempt: int, why: str) -> bool:
@@ -163,12 +145,7 @@ def release(ctx: AppContext, task_id: str, attempt: int) -> bool:
         task = _current(session, task_id, attempt)
         if task is None:
             return False
-        task.status = states.PENDING
-        task.lease_owner = None
-        task.lease_expires_at = None
-        task.progress_ratio = None
-        task.progress_text = "Waiting for a worker after a server restart"
-        task.updated_at = utcnow()
+        _back_to_pending(task, "Waiting for a worker after a server restart")
         return True
 
 

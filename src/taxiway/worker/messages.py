@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from taxiway.assets.storage import StoredMedia
 from taxiway.scheduler.claims import ClaimedTask
-from taxiway.tasks.lifecycle import ArtifactResult
 
 
 # Supervisor -> worker
@@ -46,7 +46,7 @@ class JobProgress:
 class JobDone:
     task_id: str
     attempt: int
-    artifact: ArtifactResult | None = None
+    artifact: StoredMedia | None = None
     error: str | None = None
     reason: str | None = None
     cancelled: bool = False

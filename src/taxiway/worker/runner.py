@@ -14,14 +14,13 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from taxiway.assets.storage import store_media
+from taxiway.assets.storage import StoredMedia, store_media
 from taxiway.blobs.base import BlobNotFound, BlobStore
 from taxiway.core.settings import Settings
 from taxiway.engines.base import Engine, EngineError, EngineJob, StopRequested
 from taxiway.engines.registry import build_engine
 from taxiway.media.probe import MediaError, MediaInfo, probe_file
 from taxiway.scheduler.claims import ClaimedTask
-from taxiway.tasks.lifecycle import ArtifactResult
 from taxiway.worker.messages import JobDone
 
 log = logging.getLogger(__name__)
@@ -81,7 +80,7 @@ class JobRunner:
 
     def _run(
         self, job: ClaimedTask, work_dir: Path, report: ReportProgress, stop_requested: Callable[[], bool]
-    ) -> ArtifactResult:
+    ) -> StoredMedia:
         engine = self._engine(job.operation)
         progress = _ThrottledProgress(report, stop_requested)
         with ExitStack() as stack:
@@ -111,7 +110,7 @@ class JobRunner:
             )
         progress.check_stop()
         try:
-            stored = store_media(
+            return store_media(
                 self.blobs,
                 output,
                 kind="video",
@@ -125,17 +124,6 @@ class JobRunner:
             raise EngineError(
                 f"The {engine.name} engine produced an unreadable output: {exc}", "INTERNAL_ERROR"
             ) from exc
-        info = stored.info
-        return ArtifactResult(
-            blob_key=stored.blob_key,
-            preview_keys=stored.preview_keys,
-            file_size=stored.size,
-            width=info.width,
-            height=info.height,
-            duration=info.duration,
-            frame_rate=info.frame_rate,
-            has_audio=info.has_audio,
-        )
 
 
 class _ThrottledProgress:
