@@ -54,3 +54,19 @@ def test_unknown_routes_answer_in_the_contract_shape(idle_server: Server) -> Non
     response = httpx.get(idle_server.base_url + API + "/nothing/here")
     assert response.status_code == 404
     assert response.json() == {"error": "Not found.", "code": 404}
+
+
+def test_openapi_documents_every_endpoint(idle_server: Server) -> None:
+    spec = httpx.get(idle_server.base_url + "/openapi.json").json()
+    paths = spec["paths"]
+    for path in ("gen3alpha/upscale", "videos/upscale", "gen3turbo/video", "gen3turbo/expand", "gen3/extend"):
+        body = paths[f"{API}/{path}"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert "replyUrl" in body["properties"]
+        assert body["properties"]["maxJobs"]["maximum"] == 10
+    video = paths[f"{API}/gen3turbo/video"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert video["required"] == ["assetId", "text_prompt"]
+    assert video["properties"]["seconds"]["enum"] == [5, 10]
+    for path in ("/assets/", "/tasks/{task_id}", "/scheduler/", "/accounts/{email}", "/features"):
+        assert f"{API}{path}" in paths, path
+    docs = httpx.get(idle_server.base_url + "/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()

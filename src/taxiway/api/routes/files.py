@@ -14,9 +14,8 @@ from taxiway.core.errors import ApiError, NotFound
 router = APIRouter(tags=["files"])
 
 
-@router.api_route(
-    "/files/{key:path}", methods=["GET", "HEAD"], summary="Download an asset file (signed link)."
-)
+@router.get("/files/{key:path}", summary="Download an asset file (signed link).")
+@router.head("/files/{key:path}", include_in_schema=False)
 def download(key: str, ctx: Ctx, expires: int = 0, signature: str = "") -> FileResponse:
     if not ctx.signer.verify(key, expires, signature):
         raise ApiError(403, "This link is invalid or has expired; get a fresh one from the asset or task")
