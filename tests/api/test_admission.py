@@ -132,20 +132,3 @@ def test_no_accounts_configured(queued: Server) -> None:
     )
     assert response.status_code == 400
     assert response.json()["error"].startswith("No accounts configured")
-
-
-def test_unavailable_engine_fails_clearly_and_refunds(make_server, clip: Path) -> None:  # type: ignore[no-untyped-def]
-    server = make_server(workers=1)
-    api = server.new_user()
-    api.create_account()
-    asset = _asset(api, clip)
-    task = api.create("gen3turbo/expand", {"videoAssetId": asset}).json()
-    assert task["options"]["engine"] is None
-    # Charged at admission (the create response shows it), refunded when it fails.
-    assert task["features"]["numPlanCredits_used"] == 10  # 5/s × 2 s
-    done = api.wait(task["taskId"], timeout=60)
-    assert done["status"] == "FAILED"
-    assert done["error"]["reason"] == "ENGINE_UNAVAILABLE"
-    assert done["error"]["errorMessage"].startswith("No engine is available for the expand operation")
-    assert done["error"]["message"] == done["error"]["errorMessage"]
-    assert api.http.get("/features").json()["used"]["numPlanCredits"] == 0
