@@ -113,3 +113,27 @@ def test_full_range_source_is_compressed_to_limited_range() -> None:
     frame = av.VideoFrame.from_ndarray(planes, format="yuvj420p")  # JPEG-style full range white
     out = Scaler(32, 32)(frame).to_ndarray()
     assert abs(int(out[0, 0]) - 235) <= 1
+
+
+def _edge_energy(luma: np.ndarray) -> float:
+    """Mean squared Laplacian: how much fine edge contrast the picture has."""
+    lap = luma[1:-1, 1:-1] * 4 - luma[:-2, 1:-1] - luma[2:, 1:-1] - luma[1:-1, :-2] - luma[1:-1, 2:]
+    return float(np.mean(lap**2))
+
+
+def test_optional_sharpening_adds_edge_contrast_and_stays_faithful() -> None:
+    w, h = SIZE
+    picture = av.VideoFrame.from_ndarray(_detailed_pictures(1)[0], format="rgb24")
+    small = Scaler(w // FACTOR, h // FACTOR, interpolation="area")(picture)
+    plain = _luma(Scaler(w, h)(small))
+    mild = _luma(Scaler(w, h, sharpen=0.5)(small))
+    strong = _luma(Scaler(w, h, sharpen=1.5)(small))
+    assert _edge_energy(plain) < _edge_energy(mild) < _edge_energy(strong)
+    # Mild sharpening changes the picture only a little: it is still the same picture.
+    assert _psnr(mild, plain) > 30
+    # Chroma is left alone: the colour planes are identical.
+    assert np.array_equal(
+        Scaler(w, h)(small).to_ndarray()[h:], Scaler(w, h, sharpen=0.5)(small).to_ndarray()[h:]
+    )
+    with pytest.raises(ValueError):
+        Scaler(w, h, sharpen=3)

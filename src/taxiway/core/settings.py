@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     # Classic engine encoder settings (libx264).
     x264_preset: str = "veryfast"
     x264_crf: int = Field(default=18, ge=0, le=51)
+    # Classic upscale: unsharp mask strength after Lanczos (0 = off; 0.3–0.8 is mild).
+    upscale_sharpen: float = Field(default=0.0, ge=0, le=2)
 
     @field_validator("public_url")
     @classmethod

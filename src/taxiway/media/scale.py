@@ -23,6 +23,7 @@ from av.video.frame import VideoFrame
 from taxiway.media.decode import copy_timing
 
 OUTPUT_PIX_FMT = "yuv420p"
+MAX_SHARPEN = 2.0
 
 # AVColorSpace value -> scale filter matrix name, for the matrices swscale knows.
 _MATRICES = {1: "bt709", 4: "fcc", 5: "bt470", 6: "smpte170m", 7: "smpte240m", 9: "bt2020"}
@@ -56,8 +57,9 @@ class Scaler:
     By default the output is yuv420p, BT.709, limited range (for H.264). ``pix_fmt``, ``matrix``
     and ``full_range`` change that, e.g. yuvj420p / "bt470" (BT.601) / full range for JPEG.
     ``interpolation`` is a swscale filter name ("lanczos", "bicubic", "bilinear", "spline"...).
-    ``threads`` is the filter graph's slice threading (0 = one per CPU). The graph is rebuilt only
-    when the input size, format or colour changes.
+    ``threads`` is the filter graph's slice threading (0 = one per CPU). ``sharpen`` (0 = off, up to
+    2) adds FFmpeg's unsharp mask on luma after scaling, to crisp up edges softened by enlargement.
+    The graph is rebuilt only when the input size, format or colour changes.
     """
 
     def __init__(
@@ -70,11 +72,14 @@ class Scaler:
         pix_fmt: str = OUTPUT_PIX_FMT,
         matrix: str = "bt709",
         full_range: bool = False,
+        sharpen: float = 0.0,
     ) -> None:
         if width % 2 or height % 2:
             raise ValueError(f"4:2:0 output needs even dimensions, got {width}x{height}")
         if interpolation.lower() not in INTERPOLATIONS:
             raise ValueError(f"unknown swscale interpolation {interpolation!r}")
+        if not 0.0 <= sharpen <= MAX_SHARPEN:
+            raise ValueError(f"sharpen must be between 0 and {MAX_SHARPEN}, got {sharpen}")
         self.width = width
         self.height = height
         self.interpolation = interpolation.lower()
@@ -82,6 +87,7 @@ class Scaler:
         self.pix_fmt = pix_fmt
         self.matrix = matrix
         self.full_range = full_range
+        self.sharpen = sharpen
         self._key: tuple[object, ...] | None = None
         self._source: FilterContext | None = None
         self._sink: FilterContext | None = None
@@ -115,8 +121,12 @@ class Scaler:
             f":in_color_matrix={matrix}:out_color_matrix={self.matrix}"
             f":in_range={_range(full_range)}:out_range={_range(self.full_range)}",
         )
+        stages = [source, scale]
+        if self.sharpen > 0:
+            # A 5×5 luma-only mask: sharper edges without colour fringes.
+            stages.append(graph.add("unsharp", f"lx=5:ly=5:la={self.sharpen:.3f}:cx=5:cy=5:ca=0"))
         sink = graph.add("buffersink")
-        graph.link_nodes(source, scale, graph.add("format", f"pix_fmts={self.pix_fmt}"), sink).configure()
+        graph.link_nodes(*stages, graph.add("format", f"pix_fmts={self.pix_fmt}"), sink).configure()
         self._graph, self._source, self._sink = graph, source, sink
 
 

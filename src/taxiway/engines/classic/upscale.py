@@ -28,7 +28,8 @@ REASON_UNDECODABLE = "INPUT_UNDECODABLE"
 class ClassicUpscale:
     """Upscales ``job.video`` to the 4K-class size and writes ``job.output_dir / "output.mp4"``.
 
-    ``preset``/``crf`` are libx264's. ``interpolation`` is the swscale filter (Lanczos by default).
+    ``preset``/``crf`` are libx264's. ``interpolation`` is the swscale filter (Lanczos by default);
+    ``sharpen`` (0 = off) an optional unsharp mask after it.
     Cancellation: ``progress`` raising StopRequested stops the run within a frame or two; no
     ``output.mp4`` is left behind (work files are hidden ``.output.mp4.*`` names, removed on stop).
     """
@@ -43,12 +44,14 @@ class ClassicUpscale:
         interpolation: str = "lanczos",
         encoder_threads: int = 0,
         scaler_threads: int = 0,
+        sharpen: float = 0.0,
     ) -> None:
         self.preset = preset
         self.crf = crf
         self.interpolation = interpolation
         self.encoder_threads = encoder_threads
         self.scaler_threads = scaler_threads
+        self.sharpen = sharpen
 
     def run(self, job: EngineJob, progress: Progress) -> Path:
         """Upscale, reporting ``progress(frames_done, frames_total)``; returns the output path."""
@@ -80,7 +83,13 @@ class ClassicUpscale:
                     audio_source=job.video if info.has_audio else None,
                     threads=self.encoder_threads,
                 )
-                scaler = Scaler(width, height, interpolation=self.interpolation, threads=self.scaler_threads)
+                scaler = Scaler(
+                    width,
+                    height,
+                    interpolation=self.interpolation,
+                    threads=self.scaler_threads,
+                    sharpen=self.sharpen,
+                )
                 done = transcode_frames(decoder, scaler, writer, on_progress)
                 progress(done, max(total, done + 1), "finishing")
                 writer.finish()
