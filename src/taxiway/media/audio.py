@@ -7,6 +7,13 @@ transcoding, to within one packet (~21 ms) when copying.
 
 The writer calls :meth:`AudioCarrier.mux_until` as video advances so audio and video are
 interleaved in the file, then :meth:`AudioCarrier.finish` with the video's end time.
+
+Padding (opt-in, ``pad=True``, for engines that make the video longer than its source): wherever
+the source has no more audio, silence is written up to the video's end, so the audio track lasts
+as long as the video. :meth:`AudioCarrier.end_source` stops taking audio from the source at a given
+output time (the end of the source's own frames); silence follows from there. A padded track is
+always transcoded to AAC, since the silence has to come from an encoder whose settings the copied
+packets would have to match.
 """
 
 from __future__ import annotations
@@ -37,12 +44,14 @@ _PRIMING_MARGIN = Fraction(1, 10)
 _LEAD = Fraction(1, 2)
 # A packet starting this much before the end of the previous one is a timestamp discontinuity.
 _JUMP_TOLERANCE = Fraction(1, 20)
+# Samples per frame of padding silence (AAC's own frame size).
+_SILENCE_CHUNK = 1024
 
 
 class AudioCarrier:
     """Adds an audio stream to ``output`` and fills it from the audio of ``source``."""
 
-    def __init__(self, source: Path, output: OutputContainer) -> None:
+    def __init__(self, source: Path, output: OutputContainer, *, pad: bool = False) -> None:
         self._input = open_input(source)
         stream = pick_audio_stream(self._input)
         if stream is None:
@@ -51,7 +60,9 @@ class AudioCarrier:
         self._in_stream = stream
         self._output = output
         codec = stream.codec_context.codec.canonical_name if stream.codec_context else ""
-        self._out_stream = self._copy_stream(output, stream) if codec in COPY_CODECS else None
+        self.padding = pad
+        copy = codec in COPY_CODECS and not pad
+        self._out_stream = self._copy_stream(output, stream) if copy else None
         self.copying = self._out_stream is not None
         if self._out_stream is None:
             if stream.codec_context is None:
@@ -70,6 +81,7 @@ class AudioCarrier:
         self._written_end: Fraction | None = None  # output time reached so far
         self._last_dts: int | None = None  # copying: last dts written, in the packets' time base
         self._next_sample: int | None = None  # transcoding: output pts of the next sample
+        self._source_done = False  # no more audio is taken from the source (end_source / finish)
 
     @staticmethod
     def _copy_stream(output: OutputContainer, stream: av.audio.stream.AudioStream) -> av.stream.Stream | None:
@@ -99,23 +111,66 @@ class AudioCarrier:
         close_input(self._input)
 
     def mux_until(self, seconds: Fraction) -> None:
-        """Write audio up to shortly after output time ``seconds``."""
-        while (head := self._peek()) is not None and head[1] <= seconds + _LEAD:
-            self._consume(head[0], end=None)
+        """Write audio up to shortly after output time ``seconds``. With padding, only audio that
+        ends by ``seconds`` (end_source may still cut there), then silence once the source's audio
+        is over."""
+        if not self._source_done:
+            while (head := self._peek()) is not None and self._due(*head, seconds):
+                self._consume(head[0], end=None)
+            if not self.padding or head is not None:
+                return
+            self.end_source(None)  # The source's audio ran out: flush it, silence follows.
+        if self.padding:
+            self._silence_until(seconds)
 
-    def finish(self, end: Fraction) -> None:
-        """Write the remaining audio up to output time ``end`` and flush the encoder."""
-        while (head := self._peek()) is not None and head[1] < end:
+    def _due(self, packet: Packet, start: Fraction, seconds: Fraction) -> bool:
+        if self.padding:
+            return start + Fraction(packet.duration or 0) * (packet.time_base or 0) <= seconds
+        return start <= seconds + _LEAD
+
+    def end_source(self, end: Fraction | None) -> None:
+        """Take no more audio from the source: write what it has up to output time ``end`` (all of
+        it when None) and flush the decoder. With padding, silence fills from there on."""
+        if self._source_done:
+            return
+        while (head := self._peek()) is not None and (end is None or head[1] < end):
             self._consume(head[0], end=end)
+        self._source_done = True
+        self._pending = None
+        self._exhausted = True
         if self.copying:
             return
-        # Drain the decoder and the resampler, then the encoder.
+        # Drain the decoder and the resampler.
         for frame in self._decode(None):
             for resampled in self._resampler.resample(frame):
                 self._encode(resampled, end)
         for resampled in self._resampler.resample(None):
             self._encode(resampled, end)
+
+    def finish(self, end: Fraction) -> None:
+        """Write the remaining audio up to output time ``end`` and flush the encoder."""
+        self.end_source(end)
+        if self.copying:
+            return
+        if self.padding:
+            self._silence_until(end)
         self._output.mux(self._out_stream.encode(None))
+
+    def _silence_until(self, seconds: Fraction) -> None:
+        """Encode silence from the next output sample up to output time ``seconds``."""
+        if self._next_sample is None:
+            self._next_sample = 0  # The source had no audio at all in the video's span.
+        target = round(seconds * self._rate)
+        layout = self._out_stream.layout
+        while self._next_sample < target:
+            count = min(_SILENCE_CHUNK, target - self._next_sample)
+            silence = np.zeros((layout.nb_channels, count), np.float32)
+            frame = AudioFrame.from_ndarray(silence, format="fltp", layout=layout.name)
+            frame.sample_rate = self._rate
+            frame.pts = self._next_sample
+            frame.time_base = Fraction(1, self._rate)
+            self._next_sample += count
+            self._output.mux(self._out_stream.encode(frame))
 
     def _decode(self, packet: Packet | None) -> list[AudioFrame]:
         try:

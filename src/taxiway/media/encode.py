@@ -49,6 +49,8 @@ class H264Writer:
     ``audio_source``: a file whose audio is carried into the output (see AudioCarrier); call
     :meth:`set_source_start` with the source time of the first frame before the first write.
     ``threads``: libx264 threads, 0 = x264's default (1.5 × CPUs, frame-parallel).
+    ``pad_audio``: silence follows the source's audio up to the video's end (see AudioCarrier),
+    for outputs longer than their source; :meth:`end_audio_source` marks where the source ends.
     """
 
     def __init__(
@@ -63,6 +65,7 @@ class H264Writer:
         preset: str = DEFAULT_PRESET,
         audio_source: Path | None = None,
         threads: int = 0,
+        pad_audio: bool = False,
     ) -> None:
         if width % 2 or height % 2:
             raise ValueError(f"H.264 yuv420p needs even dimensions, got {width}x{height}")
@@ -81,7 +84,7 @@ class H264Writer:
         try:
             self._video = self._add_video(width, height, time_base, frame_rate, crf, preset, threads)
             if audio_source is not None:
-                self._audio = AudioCarrier(audio_source, self._output)
+                self._audio = AudioCarrier(audio_source, self._output, pad=pad_audio)
         except BaseException:
             self.abort()
             raise
@@ -117,6 +120,12 @@ class H264Writer:
         """Source time of the first frame: aligns the carried audio with the video."""
         if self._audio is not None:
             self._audio.set_start(seconds)
+
+    def end_audio_source(self) -> None:
+        """Cut the carried audio at the end of the video written so far: frames written after
+        this get silence (with ``pad_audio``) or no audio, never the source's later sound."""
+        if self._audio is not None:
+            self._audio.end_source(self._end)
 
     def write(self, frame: VideoFrame) -> None:
         """Encode one frame (and the audio up to its time). Runs x264 on its own threads."""
