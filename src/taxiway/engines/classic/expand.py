@@ -1,0 +1,203 @@
+"""The classic expand (outpaint) engine: reframe a video to 16:9 or 9:16, filling the new area.
+
+What it does, per frame, with no per-pixel Python (swscale, OpenCV and NumPy on whole planes):
+
+* canvas: the smallest 16:9 ("landscape") or 9:16 ("portrait") box that holds the upright source
+  at its own pixel size, scaled down with the picture if its long side would exceed 1920; a source
+  already of the target ratio (within 1 %) keeps its size. See :mod:`taxiway.media.expand_layout`;
+* picture: the decoded frame, converted (and scaled if the canvas was capped) to yuv420p BT.709 by
+  swscale (Lanczos), centred on the canvas. Its pixels are kept as they are, except a feathered edge
+  of a few pixels where it meets the fill, so there is no hard line;
+* fill, without an image: the video itself, scaled to cover the canvas, heavily blurred (sigma
+  1/32 of the canvas's long side), dimmed and desaturated, and averaged over time (0.4 s
+  exponential moving average) so it does not flicker. With ``job.image``: that image scaled to cover
+  the canvas and centre-cropped, static. See :mod:`taxiway.media.expand_fill`;
+* output: H.264 via :class:`~taxiway.media.encode.H264Writer`, source frame rate and timestamps,
+  source audio carried along in sync, cut after ``params["output_seconds"]``.
+
+Limits, honestly: this is a classical engine. It invents nothing: the new area is a blur of the
+picture (or the given image), not generated scenery, and a ``text_prompt`` cannot be followed (the
+first progress text says so). ``seed`` changes nothing: the result is fully determined by the input.
+Decoding and the per-frame work run on a worker thread, encoding on the calling thread.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+from av.video.frame import VideoFrame
+
+from taxiway.engines.base import EngineError, EngineJob, Progress
+from taxiway.media.containers import describe_av_error
+from taxiway.media.decode import DecodeError, VideoDecoder
+from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET, H264Writer
+from taxiway.media.expand_audio import cut_audio_after_video
+from taxiway.media.expand_fill import SMOOTHING_S, Compositor, ImageError, Planes, image_fill, load_image
+from taxiway.media.expand_layout import ASPECTS, ExpandLayout, expand_layout
+from taxiway.media.pipeline import transcode_frames
+from taxiway.media.scale import Scaler
+
+OUTPUT_NAME = "output.mp4"
+REASON_UNDECODABLE = "INPUT_UNDECODABLE"
+REASON_BAD_INPUT = "BAD_INPUT"
+
+
+class TrimmedDecoder(VideoDecoder):
+    """A VideoDecoder that stops after ``seconds`` of output (None: the whole video).
+
+    A frame is kept when its midpoint falls within ``seconds``, so the output lasts ``seconds``
+    to within half a frame; the first frame is always kept.
+    """
+
+    def __init__(self, path: Path, seconds: float | None) -> None:
+        super().__init__(path)
+        self.seconds = seconds
+
+    def frames(self) -> Iterator[VideoFrame]:
+        limit = None if self.seconds is None else Fraction(self.seconds) + Fraction(1, 1_000_000)
+        for index, frame in enumerate(super().frames()):
+            midpoint = (frame.pts + Fraction(frame.duration, 2)) * self.time_base
+            if index and limit is not None and midpoint > limit:
+                return
+            yield frame
+
+
+class ClassicExpand:
+    """Expands ``job.video`` to ``params["outpaint_aspect_ratio"]`` into ``job.output_dir / "output.mp4"``.
+
+    ``preset``/``crf`` are libx264's; ``smoothing_s`` is the fill's moving-average time constant (0
+    turns the smoothing off). Cancellation: ``progress`` raising StopRequested stops the run within a
+    frame or two and leaves no ``output.mp4`` (work files are hidden and removed).
+    """
+
+    name = "classic-expand"
+
+    def __init__(
+        self,
+        *,
+        preset: str = DEFAULT_PRESET,
+        crf: int = DEFAULT_CRF,
+        smoothing_s: float = SMOOTHING_S,
+        encoder_threads: int = 0,
+    ) -> None:
+        self.preset = preset
+        self.crf = crf
+        self.smoothing_s = smoothing_s
+        self.encoder_threads = encoder_threads
+
+    def run(self, job: EngineJob, progress: Progress) -> Path:
+        """Expand, reporting ``progress(frames_done, frames_total)``; returns the output path."""
+        if job.video is None or job.video_info is None:
+            raise EngineError("The expand operation needs a video.", reason=REASON_BAD_INPUT)
+        info = job.video_info
+        aspect = job.params.get("outpaint_aspect_ratio") or "landscape"
+        if aspect not in ASPECTS:
+            raise EngineError(
+                f"outpaint_aspect_ratio must be 'landscape' or 'portrait', not {aspect!r}.",
+                reason=REASON_BAD_INPUT,
+            )
+        seconds = _output_seconds(job.params)
+        layout = expand_layout(info.width, info.height, aspect)
+        image = self._load_image(job, layout) if job.image is not None else None
+        total = _expected_frames(info.frame_count, info.frame_rate, seconds)
+        job.output_dir.mkdir(parents=True, exist_ok=True)
+        target = job.output_dir / OUTPUT_NAME
+        progress(0, total, _describe(info.width, info.height, aspect, layout, image is not None, job.params))
+
+        def on_progress(done: int) -> None:
+            # The frame count can be an estimate: never report 100 % while still working.
+            progress(done, max(total, done + 1))
+
+        # One swscale thread: the picture is at most 1920 wide and the encoder wants the other cores.
+        scaler = Scaler(layout.picture_width, layout.picture_height, interpolation="lanczos", threads=1)
+        compositor = Compositor(layout, image=image, smoothing_s=self.smoothing_s)
+        writer: H264Writer | None = None
+        finished = succeeded = False
+        done = 0
+        try:
+            with TrimmedDecoder(job.video, seconds) as decoder:
+                writer = H264Writer(
+                    target,
+                    width=layout.width,
+                    height=layout.height,
+                    time_base=decoder.time_base,
+                    frame_rate=decoder.frame_rate,
+                    crf=self.crf,
+                    preset=self.preset,
+                    audio_source=job.video if info.has_audio else None,
+                    threads=self.encoder_threads,
+                )
+                done = transcode_frames(decoder, lambda frame: compositor(scaler(frame)), writer, on_progress)
+                progress(done, max(total, done + 1), "finishing")
+                writer.finish()
+                finished = True
+            if info.has_audio:
+                # Audio muxed ahead of a video that stopped early is cut (see expand_audio).
+                cut_audio_after_video(target)
+            progress(done, done)
+            succeeded = True
+        except DecodeError as exc:
+            raise EngineError(str(exc), reason=REASON_UNDECODABLE) from exc
+        except av.FFmpegError as exc:
+            raise EngineError(
+                f"The video could not be processed: {describe_av_error(exc)}.", reason=REASON_UNDECODABLE
+            ) from exc
+        finally:
+            if writer is not None and not finished:
+                writer.abort()
+            elif finished and not succeeded:
+                target.unlink(missing_ok=True)  # A stop or failure after the file was complete.
+        return target
+
+    @staticmethod
+    def _load_image(job: EngineJob, layout: ExpandLayout) -> Planes:
+        """The guiding image (upright, first frame) as the canvas-sized fill."""
+        assert job.image is not None
+        try:
+            return image_fill(load_image(job.image), layout.width, layout.height)
+        except ImageError as exc:
+            raise EngineError(
+                f"The guiding image could not be decoded: {exc}.", reason=REASON_UNDECODABLE
+            ) from exc
+
+
+def _output_seconds(params: dict[str, Any]) -> float | None:
+    """``params["output_seconds"]`` checked: a positive number, or None (the whole video)."""
+    value = params.get("output_seconds")
+    if value is None:
+        return None
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or value <= 0:
+        raise EngineError(
+            f"output_seconds must be a positive number of seconds, not {value!r}.", reason=REASON_BAD_INPUT
+        )
+    return float(value)
+
+
+def _expected_frames(frame_count: int | None, frame_rate: float | None, seconds: float | None) -> int:
+    """The number of frames the output should have (for progress; the source's count may be an estimate)."""
+    total = frame_count or 0
+    if seconds is not None and frame_rate:
+        wanted = round(seconds * frame_rate)
+        total = min(total, wanted) if total else wanted
+    return max(1, total)
+
+
+def _describe(
+    width: int, height: int, aspect: str, layout: ExpandLayout, with_image: bool, params: dict[str, Any]
+) -> str:
+    """The first progress text: what the engine is about to do, and that a prompt is not followed."""
+    ratio = "16:9" if aspect == "landscape" else "9:16"
+    text = f"expanding {width}×{height} to {ratio} {layout.width}×{layout.height}"
+    if not layout.has_fill:
+        text += " (already this ratio: no new area)"
+    else:
+        text += ", new area filled with " + ("the guiding image" if with_image else "a blur of the video")
+    if params.get("text_prompt"):
+        text += "; the text prompt is not used (a classical engine cannot follow prompts)"
+    return text
