@@ -225,3 +225,16 @@ def test_extend_count_limit(idle_server: Server, user: Api, video: dict[str, Any
     status, error = error_of(user, "gen3/extend", {"assetId": video["assetId"]})
     assert status == 400
     assert error == "assetId has already been extended 3 times; a video can be extended at most 3 times"
+
+
+def test_restyle_options_say_which_look_the_prompt_selects(user: Api, video: dict[str, Any]) -> None:
+    noir = user.create(
+        "gen3turbo/video", {"assetId": video["assetId"], "text_prompt": "a Black and White chase"}
+    )
+    assert noir.json()["options"]["look"] == "noir"
+    assert noir.json()["options"]["look_note"] == "look 'noir' (matched 'black and white')"
+    plain = user.create("gen3turbo/video", {"assetId": video["assetId"], "text_prompt": "make it epic"})
+    assert plain.json()["options"]["look"] == "cinematic"
+    assert plain.json()["options"]["look_note"] == (
+        "no look recognised in the prompt; using the default look 'cinematic'"
+    )

@@ -22,11 +22,34 @@ class EngineSpec:
 def _classic_upscale(settings: Settings) -> Engine:
     from taxiway.engines.classic.upscale import ClassicUpscale
 
-    return ClassicUpscale(preset=settings.x264_preset, crf=settings.x264_crf)
+    return ClassicUpscale(
+        preset=settings.x264_preset, crf=settings.x264_crf, sharpen=settings.upscale_sharpen
+    )
+
+
+def _classic_expand(settings: Settings) -> Engine:
+    from taxiway.engines.classic.expand import ClassicExpand
+
+    return ClassicExpand(preset=settings.x264_preset, crf=settings.x264_crf)
+
+
+def _classic_extend(settings: Settings) -> Engine:
+    from taxiway.engines.classic.extend import ClassicExtend
+
+    return ClassicExtend(preset=settings.x264_preset, crf=settings.x264_crf)
+
+
+def _classic_restyle(settings: Settings) -> Engine:
+    from taxiway.engines.classic.restyle import ClassicRestyle
+
+    return ClassicRestyle(preset=settings.x264_preset, crf=settings.x264_crf)
 
 
 ENGINES: dict[str, EngineSpec] = {
     "upscale": EngineSpec("classic-upscale", _classic_upscale),
+    "expand": EngineSpec("classic-expand", _classic_expand),
+    "extend": EngineSpec("classic-extend", _classic_extend),
+    "video_to_video": EngineSpec("classic-restyle", _classic_restyle),
 }
 
 

@@ -17,6 +17,7 @@ from taxiway.assets.service import get_owned_asset
 from taxiway.core import ids
 from taxiway.core.errors import BadRequest
 from taxiway.core.settings import Settings
+from taxiway.engines.classic.looks import resolve_look
 from taxiway.media.geometry import four_k_class
 from taxiway.store.models import Asset
 from taxiway.tasks.operations import (
@@ -129,7 +130,11 @@ def _plan_video_to_video(op: Operation, values: dict[str, Any], video: Asset) ->
     width, height = VIDEO_TO_VIDEO_SIZES[values["aspect_ratio"]]
     seconds = min(float(values["seconds"]), _duration(video))
     name = f"Gen-3 Alpha Turbo {values['seed']}, {values['text_prompt']}"[:1000]
+    # Shown before the task runs, so users see at once which look their prompt selected.
+    look = resolve_look(values["text_prompt"])
     options = _generative_options(name, values) | {
+        "look": look.name,
+        "look_note": look.describe(),
         "structure_transformation": values["structure_transformation"] / 10,
         "flip": values["aspect_ratio"] == "portrait",
         "width": width,
