@@ -219,3 +219,29 @@ def test_timestamp_discontinuity_in_mpeg_ts(clip: Callable[..., Path], tmp_path:
     assert probe_file(result, "video").frame_count == 24
     assert video["duration"] == pytest.approx(1.0, abs=1 / 24)
     assert audio is not None and audio["duration"] == pytest.approx(video["duration"], abs=0.05)
+
+
+@pytest.mark.parametrize("audio_codec", ["aac", "libopus"], ids=["copied", "transcoded"])
+def test_audio_never_outlasts_the_picture(media_dir: Path, tmp_path: Path, audio_codec: str) -> None:
+    """A source whose sound runs 2 s past its last frame: the output's audio stops with the video."""
+    from mediafiles import make_video_cli
+
+    suffix = ".mp4" if audio_codec == "aac" else ".mkv"
+    source = make_video_cli(
+        media_dir / f"long-sound{suffix}",
+        "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=12:duration=1",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3",
+        "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", audio_codec,
+    )  # fmt: skip
+    info = probe_file(source, "video")
+    out = ClassicUpscale(**FAST).run(
+        EngineJob("upscale", {}, video=source, video_info=info, output_dir=tmp_path), Recorder()
+    )
+    with av.open(str(out)) as container:
+        video = container.streams.video[0]
+        audio = container.streams.audio[0]
+        video_end = float(video.duration * video.time_base)
+        audio_end = float(audio.duration * audio.time_base)
+    assert abs(video_end - 1.0) <= 1 / 12 + 1e-3
+    # Copied AAC may end within one packet (~21 ms) of the cut; transcoded audio ends on it.
+    assert video_end - 0.05 <= audio_end <= video_end + 0.025

@@ -6,7 +6,10 @@ first video frame becomes output time 0, and cut at the output video's end: exac
 transcoding, to within one packet (~21 ms) when copying.
 
 The writer calls :meth:`AudioCarrier.mux_until` as video advances so audio and video are
-interleaved in the file, then :meth:`AudioCarrier.finish` with the video's end time.
+interleaved in the file, then :meth:`AudioCarrier.finish` with the video's end time. Audio is never
+written ahead of the video: a packet once muxed cannot be taken back, so audio written past the
+time the video reached would outlast a video that then stops (a trimmed output, or a source whose
+sound outlasts its picture).
 
 Padding (opt-in, ``pad=True``, for engines that make the video longer than its source): wherever
 the source has no more audio, silence is written up to the video's end, so the audio track lasts
@@ -40,8 +43,6 @@ AAC_BITRATE_PER_CHANNEL = 96_000
 # Copied packets that end at most this long before video time 0 are kept: the first AAC packet is
 # encoder priming (negative timestamp) that the decoder needs and the MP4 edit list hides.
 _PRIMING_MARGIN = Fraction(1, 10)
-# How far audio may run ahead of the video written so far.
-_LEAD = Fraction(1, 2)
 # A packet starting this much before the end of the previous one is a timestamp discontinuity.
 _JUMP_TOLERANCE = Fraction(1, 20)
 # Samples per frame of padding silence (AAC's own frame size).
@@ -111,9 +112,9 @@ class AudioCarrier:
         close_input(self._input)
 
     def mux_until(self, seconds: Fraction) -> None:
-        """Write audio up to shortly after output time ``seconds``. With padding, only audio that
-        ends by ``seconds`` (end_source may still cut there), then silence once the source's audio
-        is over."""
+        """Write the audio that starts by output time ``seconds`` (the video's current time). With
+        padding, only audio that ends by ``seconds`` (end_source may still cut there), then silence
+        once the source's audio is over."""
         if not self._source_done:
             while (head := self._peek()) is not None and self._due(*head, seconds):
                 self._consume(head[0], end=None)
@@ -126,7 +127,7 @@ class AudioCarrier:
     def _due(self, packet: Packet, start: Fraction, seconds: Fraction) -> bool:
         if self.padding:
             return start + Fraction(packet.duration or 0) * (packet.time_base or 0) <= seconds
-        return start <= seconds + _LEAD
+        return start <= seconds
 
     def end_source(self, end: Fraction | None) -> None:
         """Take no more audio from the source: write what it has up to output time ``end`` (all of

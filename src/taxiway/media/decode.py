@@ -114,9 +114,14 @@ def clockwise_rotation(frame: VideoFrame) -> int:
 
 
 class VideoDecoder:
-    """Iterates the upright frames of the video stream in ``path``. Use as a context manager."""
+    """Iterates the upright frames of the video stream in ``path``. Use as a context manager.
 
-    def __init__(self, path: Path, *, threads: bool = True) -> None:
+    ``until`` (seconds of output, None = all) stops decoding there: frames starting at or after it
+    are not decoded and the last frame kept is shortened to end exactly at it, so an output (and
+    the audio carried into it, cut at the video's end) lasts exactly ``until``.
+    """
+
+    def __init__(self, path: Path, *, threads: bool = True, until: float | Fraction | None = None) -> None:
         self.container = open_input(path)
         try:
             stream = pick_video_stream(self.container)
@@ -145,6 +150,7 @@ class VideoDecoder:
         self.start_time: Fraction | None = None
         self._origin = Fraction(0)  # Source time of output pts 0; moves on timestamp discontinuities.
         self.frames_done = 0
+        self._until = None if until is None else round(Fraction(until) / self.time_base)  # ticks
         self._last_pts = 0
         self._last_duration = self.frame_duration
 
@@ -167,6 +173,10 @@ class VideoDecoder:
         upright = Uprighter()
         for frame in self._decoded():
             self._retime(frame)
+            if self._until is not None:
+                if frame.pts >= self._until:
+                    return  # Nothing past the limit is decoded.
+                frame.duration = min(frame.duration, self._until - frame.pts)
             self.frames_done += 1
             yield upright(frame, clockwise_rotation(frame))
 

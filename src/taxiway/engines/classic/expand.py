@@ -24,19 +24,15 @@ Decoding and the per-frame work run on a worker thread, encoding on the calling 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
-from av.video.frame import VideoFrame
 
 from taxiway.engines.base import EngineError, EngineJob, Progress
 from taxiway.media.containers import describe_av_error
 from taxiway.media.decode import DecodeError, VideoDecoder
 from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET, H264Writer
-from taxiway.media.expand_audio import cut_audio_after_video
 from taxiway.media.expand_fill import SMOOTHING_S, Compositor, ImageError, Planes, image_fill, load_image
 from taxiway.media.expand_layout import ASPECTS, ExpandLayout, expand_layout
 from taxiway.media.pipeline import transcode_frames
@@ -45,26 +41,6 @@ from taxiway.media.scale import Scaler
 OUTPUT_NAME = "output.mp4"
 REASON_UNDECODABLE = "INPUT_UNDECODABLE"
 REASON_BAD_INPUT = "BAD_INPUT"
-
-
-class TrimmedDecoder(VideoDecoder):
-    """A VideoDecoder that stops after ``seconds`` of output (None: the whole video).
-
-    A frame is kept when its midpoint falls within ``seconds``, so the output lasts ``seconds``
-    to within half a frame; the first frame is always kept.
-    """
-
-    def __init__(self, path: Path, seconds: float | None) -> None:
-        super().__init__(path)
-        self.seconds = seconds
-
-    def frames(self) -> Iterator[VideoFrame]:
-        limit = None if self.seconds is None else Fraction(self.seconds) + Fraction(1, 1_000_000)
-        for index, frame in enumerate(super().frames()):
-            midpoint = (frame.pts + Fraction(frame.duration, 2)) * self.time_base
-            if index and limit is not None and midpoint > limit:
-                return
-            yield frame
 
 
 class ClassicExpand:
@@ -120,7 +96,7 @@ class ClassicExpand:
         finished = succeeded = False
         done = 0
         try:
-            with TrimmedDecoder(job.video, seconds) as decoder:
+            with VideoDecoder(job.video, until=seconds) as decoder:
                 writer = H264Writer(
                     target,
                     width=layout.width,
@@ -136,9 +112,6 @@ class ClassicExpand:
                 progress(done, max(total, done + 1), "finishing")
                 writer.finish()
                 finished = True
-            if info.has_audio:
-                # Audio muxed ahead of a video that stopped early is cut (see expand_audio).
-                cut_audio_after_video(target)
             progress(done, done)
             succeeded = True
         except DecodeError as exc:

@@ -37,7 +37,6 @@ thread (OpenCV and FFmpeg use their own thread pools inside), libx264 on the cal
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -48,7 +47,6 @@ from av.video.frame import VideoFrame
 
 from taxiway.engines.base import EngineError, EngineJob, Progress
 from taxiway.engines.classic.looks import LookChoice, resolve_look
-from taxiway.media.audio import _LEAD as AUDIO_LEAD
 from taxiway.media.containers import describe_av_error
 from taxiway.media.decode import DecodeError, VideoDecoder
 from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET, H264Writer
@@ -64,8 +62,6 @@ REASON_BAD_PARAMS = "BAD_PARAMS"
 DEFAULT_SIZES = {"landscape": (1280, 768), "portrait": (768, 1280)}
 DEFAULT_STRENGTH = 3.0
 MAX_SIDE = 4096
-# The carried audio is kept this far behind the video (see _AudioBehindWriter).
-AUDIO_LAG = AUDIO_LEAD + Fraction(1, 10)
 
 
 @dataclass(frozen=True)
@@ -134,56 +130,6 @@ def _even_side(value: object) -> bool:
     )
 
 
-class _TrimmedDecoder(VideoDecoder):
-    """A VideoDecoder that stops at ``seconds`` of output: frames starting at or after it are
-    dropped and the last frame kept is shortened to end exactly there (so the carried audio,
-    cut at the video's end, ends there too)."""
-
-    def __init__(self, path: Path, seconds: Fraction | None) -> None:
-        super().__init__(path)
-        self.seconds = seconds
-
-    def frames(self) -> Iterator[VideoFrame]:
-        if self.seconds is None:
-            yield from super().frames()
-            return
-        limit = round(self.seconds / self.time_base)  # In time_base ticks.
-        frames = super().frames()
-        try:
-            for frame in frames:
-                if frame.pts >= limit:
-                    return  # Nothing past the limit is decoded.
-                frame.duration = min(frame.duration, limit - frame.pts)
-                yield frame
-        finally:
-            frames.close()
-
-
-class _AudioBehindWriter(H264Writer):
-    """An H264Writer whose carried audio trails the video instead of leading it.
-
-    The shared AudioCarrier writes audio up to AUDIO_LEAD ahead of the last video frame (for
-    interleaving), which is harmless when the video runs to the end of the source's audio but
-    leaves up to that much audio past the end of an output that stops earlier: one trimmed to
-    ``output_seconds``, or a source whose audio outlasts its picture. Here the carrier is set aside
-    while a frame is encoded and then asked for audio only up to the frame's time minus AUDIO_LAG,
-    so it never passes the video; ``finish()`` writes the rest, cut at the video's end.
-    """
-
-    def __init__(self, path: Path, **kwargs: Any) -> None:
-        super().__init__(path, **kwargs)
-        self._frame_time_base: Fraction = kwargs["time_base"]
-
-    def write(self, frame: VideoFrame) -> None:
-        carrier, self._audio = self._audio, None
-        try:
-            super().write(frame)
-        finally:
-            self._audio = carrier
-        if carrier is not None:
-            carrier.mux_until(frame.pts * self._frame_time_base - AUDIO_LAG)
-
-
 class ClassicRestyle:
     """Restyles ``job.video`` with the look its prompt names; writes ``job.output_dir / "output.mp4"``.
 
@@ -227,8 +173,8 @@ class ClassicRestyle:
         finished = False
         done = 0
         try:
-            with _TrimmedDecoder(job.video, settings.seconds) as decoder:
-                writer = _AudioBehindWriter(
+            with VideoDecoder(job.video, until=settings.seconds) as decoder:
+                writer = H264Writer(
                     target,
                     width=settings.width,
                     height=settings.height,
