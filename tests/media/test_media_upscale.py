@@ -14,7 +14,8 @@ import pytest
 
 from mediafiles import make_corrupt_payload, make_truncated, make_video
 from taxiway.engines.base import EngineError, EngineJob, StopRequested
-from taxiway.engines.classic.upscale import REASON_UNDECODABLE, ClassicUpscale
+from taxiway.engines.classic.upscale import ClassicUpscale
+from taxiway.engines.media_errors import REASON_UNDECODABLE
 from taxiway.media.geometry import four_k_class
 from taxiway.media.probe import probe_file
 

@@ -51,6 +51,8 @@ class H264Writer:
     ``threads``: libx264 threads, 0 = x264's default (1.5 × CPUs, frame-parallel).
     ``pad_audio``: silence follows the source's audio up to the video's end (see AudioCarrier),
     for outputs longer than their source; :meth:`end_audio_source` marks where the source ends.
+
+    As a context manager it aborts (removing every file it wrote) unless :meth:`finish` completed.
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class H264Writer:
         self._faststart = self.path.with_name(f".{self.path.name}.faststart")
         self._time_base = time_base
         self._end = Fraction(0)
+        self._finished = False
         self._durations: dict[int, int] = {}
         self._audio: AudioCarrier | None = None
         self._output = av.open(str(self._partial), "w", format="mp4")
@@ -88,6 +91,13 @@ class H264Writer:
         except BaseException:
             self.abort()
             raise
+
+    def __enter__(self) -> H264Writer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._finished:
+            self.abort()
 
     def _add_video(
         self,
@@ -157,6 +167,7 @@ class H264Writer:
             self._close()
             _faststart_copy(self._partial, self._faststart)
             os.replace(self._faststart, self.path)
+            self._finished = True
         except BaseException:
             self.abort()
             raise

@@ -27,11 +27,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-import av
-
 from taxiway.engines.base import EngineError, EngineJob, Progress
-from taxiway.media.containers import describe_av_error
-from taxiway.media.decode import DecodeError, VideoDecoder
+from taxiway.engines.media_errors import REASON_UNDECODABLE, undecodable_input_errors
+from taxiway.media.decode import VideoDecoder
 from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET, H264Writer
 from taxiway.media.expand_fill import SMOOTHING_S, Compositor, ImageError, Planes, image_fill, load_image
 from taxiway.media.expand_layout import ASPECTS, ExpandLayout, expand_layout
@@ -39,7 +37,6 @@ from taxiway.media.pipeline import transcode_frames
 from taxiway.media.scale import Scaler
 
 OUTPUT_NAME = "output.mp4"
-REASON_UNDECODABLE = "INPUT_UNDECODABLE"
 REASON_BAD_INPUT = "BAD_INPUT"
 
 
@@ -92,39 +89,29 @@ class ClassicExpand:
         # One swscale thread: the picture is at most 1920 wide and the encoder wants the other cores.
         scaler = Scaler(layout.picture_width, layout.picture_height, interpolation="lanczos", threads=1)
         compositor = Compositor(layout, image=image, smoothing_s=self.smoothing_s)
-        writer: H264Writer | None = None
-        finished = succeeded = False
-        done = 0
+        with (
+            undecodable_input_errors(),
+            VideoDecoder(job.video, until=seconds) as decoder,
+            H264Writer(
+                target,
+                width=layout.width,
+                height=layout.height,
+                time_base=decoder.time_base,
+                frame_rate=decoder.frame_rate,
+                crf=self.crf,
+                preset=self.preset,
+                audio_source=job.video if info.has_audio else None,
+                threads=self.encoder_threads,
+            ) as writer,
+        ):
+            done = transcode_frames(decoder, lambda frame: compositor(scaler(frame)), writer, on_progress)
+            progress(done, max(total, done + 1), "finishing")
+            writer.finish()
         try:
-            with VideoDecoder(job.video, until=seconds) as decoder:
-                writer = H264Writer(
-                    target,
-                    width=layout.width,
-                    height=layout.height,
-                    time_base=decoder.time_base,
-                    frame_rate=decoder.frame_rate,
-                    crf=self.crf,
-                    preset=self.preset,
-                    audio_source=job.video if info.has_audio else None,
-                    threads=self.encoder_threads,
-                )
-                done = transcode_frames(decoder, lambda frame: compositor(scaler(frame)), writer, on_progress)
-                progress(done, max(total, done + 1), "finishing")
-                writer.finish()
-                finished = True
             progress(done, done)
-            succeeded = True
-        except DecodeError as exc:
-            raise EngineError(str(exc), reason=REASON_UNDECODABLE) from exc
-        except av.FFmpegError as exc:
-            raise EngineError(
-                f"The video could not be processed: {describe_av_error(exc)}.", reason=REASON_UNDECODABLE
-            ) from exc
-        finally:
-            if writer is not None and not finished:
-                writer.abort()
-            elif finished and not succeeded:
-                target.unlink(missing_ok=True)  # A stop or failure after the file was complete.
+        except BaseException:
+            target.unlink(missing_ok=True)  # A stop after the file was complete leaves nothing.
+            raise
         return target
 
     @staticmethod

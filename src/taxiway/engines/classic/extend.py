@@ -37,13 +37,12 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 from av.video.frame import VideoFrame
 
 from taxiway.engines.base import EngineError, EngineJob, Progress
-from taxiway.media.containers import describe_av_error
-from taxiway.media.decode import DecodeError, VideoDecoder
+from taxiway.engines.media_errors import undecodable_input_errors
+from taxiway.media.decode import VideoDecoder
 from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET, H264Writer
 from taxiway.media.extend_motion import (
     CameraMove,
@@ -58,7 +57,6 @@ from taxiway.media.pipeline import REPORT_EVERY_FRAMES, transcode_frames
 from taxiway.media.scale import Scaler
 
 OUTPUT_NAME = "output.mp4"
-REASON_UNDECODABLE = "INPUT_UNDECODABLE"
 MAX_EXTEND_SECONDS = 60
 TAIL_FRAMES = 4  # Source frames kept for measuring the final motion (3 frame pairs).
 GRAIN_FADE_IN_S = 0.75
@@ -118,39 +116,29 @@ class ClassicExtend:
             tail.append(out)
             return out
 
-        writer: H264Writer | None = None
-        finished = False
-        try:
-            with VideoDecoder(job.video) as decoder:
-                writer = H264Writer(
-                    target,
-                    width=width,
-                    height=height,
-                    time_base=decoder.time_base,
-                    frame_rate=decoder.frame_rate,
-                    crf=self.crf,
-                    preset=self.preset,
-                    audio_source=job.video if info.has_audio else None,
-                    threads=self.encoder_threads,
-                    pad_audio=True,
-                )
-                done = transcode_frames(decoder, keep, writer, lambda n: progress(n, max(estimate, n + 1)))
-                writer.end_audio_source()  # The source's sound ends with its pictures; silence follows.
-                count = max(1, round(seconds * decoder.frame_rate))
-                total = done + count
-                self._extend(writer, tail, move, count, decoder, seed, lambda k: progress(done + k, total))
-                progress(total, total + 1)
-                writer.finish()
-                finished = True
-        except DecodeError as exc:
-            raise EngineError(str(exc), reason=REASON_UNDECODABLE) from exc
-        except av.FFmpegError as exc:
-            raise EngineError(
-                f"The video could not be processed: {describe_av_error(exc)}.", reason=REASON_UNDECODABLE
-            ) from exc
-        finally:
-            if writer is not None and not finished:
-                writer.abort()
+        with (
+            undecodable_input_errors(),
+            VideoDecoder(job.video) as decoder,
+            H264Writer(
+                target,
+                width=width,
+                height=height,
+                time_base=decoder.time_base,
+                frame_rate=decoder.frame_rate,
+                crf=self.crf,
+                preset=self.preset,
+                audio_source=job.video if info.has_audio else None,
+                threads=self.encoder_threads,
+                pad_audio=True,
+            ) as writer,
+        ):
+            done = transcode_frames(decoder, keep, writer, lambda n: progress(n, max(estimate, n + 1)))
+            writer.end_audio_source()  # The source's sound ends with its pictures; silence follows.
+            count = max(1, round(seconds * decoder.frame_rate))
+            total = done + count
+            self._extend(writer, tail, move, count, decoder, seed, lambda k: progress(done + k, total))
+            progress(total, total + 1)
+            writer.finish()
         progress(total, total)
         return target
 

@@ -42,13 +42,12 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import av
 from av.video.frame import VideoFrame
 
 from taxiway.engines.base import EngineError, EngineJob, Progress
 from taxiway.engines.classic.looks import LookChoice, resolve_look
-from taxiway.media.containers import describe_av_error
-from taxiway.media.decode import DecodeError, VideoDecoder
+from taxiway.engines.media_errors import undecodable_input_errors
+from taxiway.media.decode import VideoDecoder
 from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET, H264Writer
 from taxiway.media.pipeline import transcode_frames
 from taxiway.media.restyle_frames import CropScaleRGB, RGBToVideoFrame
@@ -56,7 +55,6 @@ from taxiway.media.restyle_looks import LookRenderer
 
 OUTPUT_NAME = "output.mp4"
 # EngineError.reason for input that turns out to be undecodable part-way through.
-REASON_UNDECODABLE = "INPUT_UNDECODABLE"
 REASON_BAD_PARAMS = "BAD_PARAMS"
 # Output sizes when the plan gives none (the gen3turbo/video sizes).
 DEFAULT_SIZES = {"landscape": (1280, 768), "portrait": (768, 1280)}
@@ -169,37 +167,24 @@ class ClassicRestyle:
             # The expected count is an estimate: never report more than 100 % while still working.
             progress(done, max(total, done + 1))
 
-        writer: H264Writer | None = None
-        finished = False
-        done = 0
-        try:
-            with VideoDecoder(job.video, until=settings.seconds) as decoder:
-                writer = H264Writer(
-                    target,
-                    width=settings.width,
-                    height=settings.height,
-                    time_base=decoder.time_base,
-                    frame_rate=decoder.frame_rate,
-                    crf=self.crf,
-                    preset=self.preset,
-                    audio_source=job.video if info.has_audio else None,
-                    threads=self.encoder_threads,
-                )
-                restyler = _Restyler(settings, self.filter_threads)
-                done = transcode_frames(decoder, restyler, writer, on_progress)
-                progress(done, max(total, done + 1), "finishing")
-                writer.finish()
-                finished = True
-        except DecodeError as exc:
-            raise EngineError(str(exc), reason=REASON_UNDECODABLE) from exc
-        except av.FFmpegError as exc:
-            # Damaged input can also surface while muxing (e.g. impossible timestamps).
-            raise EngineError(
-                f"The video could not be processed: {describe_av_error(exc)}.", reason=REASON_UNDECODABLE
-            ) from exc
-        finally:
-            if writer is not None and not finished:
-                writer.abort()
+        with (
+            undecodable_input_errors(),
+            VideoDecoder(job.video, until=settings.seconds) as decoder,
+            H264Writer(
+                target,
+                width=settings.width,
+                height=settings.height,
+                time_base=decoder.time_base,
+                frame_rate=decoder.frame_rate,
+                crf=self.crf,
+                preset=self.preset,
+                audio_source=job.video if info.has_audio else None,
+                threads=self.encoder_threads,
+            ) as writer,
+        ):
+            done = transcode_frames(decoder, _Restyler(settings, self.filter_threads), writer, on_progress)
+            progress(done, max(total, done + 1), "finishing")
+            writer.finish()
         progress(done, done)
         return target
 

@@ -10,19 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
-
 from taxiway.engines.base import EngineError, EngineJob, Progress
-from taxiway.media.containers import describe_av_error
-from taxiway.media.decode import DecodeError, VideoDecoder
+from taxiway.engines.media_errors import undecodable_input_errors
+from taxiway.media.decode import VideoDecoder
 from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET, H264Writer
 from taxiway.media.geometry import four_k_class
 from taxiway.media.pipeline import transcode_frames
 from taxiway.media.scale import Scaler
 
 OUTPUT_NAME = "output.mp4"
-# EngineError.reason for input that turns out to be undecodable part-way through.
-REASON_UNDECODABLE = "INPUT_UNDECODABLE"
 
 
 class ClassicUpscale:
@@ -68,41 +64,26 @@ class ClassicUpscale:
             # frame_count can be an estimate: never report more than 100 % while still working.
             progress(done, max(total, done + 1))
 
-        writer: H264Writer | None = None
-        finished = False
-        try:
-            with VideoDecoder(job.video) as decoder:
-                writer = H264Writer(
-                    target,
-                    width=width,
-                    height=height,
-                    time_base=decoder.time_base,
-                    frame_rate=decoder.frame_rate,
-                    crf=self.crf,
-                    preset=self.preset,
-                    audio_source=job.video if info.has_audio else None,
-                    threads=self.encoder_threads,
-                )
-                scaler = Scaler(
-                    width,
-                    height,
-                    interpolation=self.interpolation,
-                    threads=self.scaler_threads,
-                    sharpen=self.sharpen,
-                )
-                done = transcode_frames(decoder, scaler, writer, on_progress)
-                progress(done, max(total, done + 1), "finishing")
-                writer.finish()
-                finished = True
-        except DecodeError as exc:
-            raise EngineError(str(exc), reason=REASON_UNDECODABLE) from exc
-        except av.FFmpegError as exc:
-            # Damaged input can also surface while muxing (e.g. impossible timestamps).
-            raise EngineError(
-                f"The video could not be processed: {describe_av_error(exc)}.", reason=REASON_UNDECODABLE
-            ) from exc
-        finally:
-            if writer is not None and not finished:
-                writer.abort()
+        scaler = Scaler(
+            width, height, interpolation=self.interpolation, threads=self.scaler_threads, sharpen=self.sharpen
+        )
+        with (
+            undecodable_input_errors(),
+            VideoDecoder(job.video) as decoder,
+            H264Writer(
+                target,
+                width=width,
+                height=height,
+                time_base=decoder.time_base,
+                frame_rate=decoder.frame_rate,
+                crf=self.crf,
+                preset=self.preset,
+                audio_source=job.video if info.has_audio else None,
+                threads=self.encoder_threads,
+            ) as writer,
+        ):
+            done = transcode_frames(decoder, scaler, writer, on_progress)
+            progress(done, max(total, done + 1), "finishing")
+            writer.finish()
         progress(done, done)
         return target
