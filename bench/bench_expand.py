@@ -26,47 +26,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import av
-import imageio_ffmpeg
+from common import FPS, SOURCE_SIZE, Timing, ffmpeg, machine_line, make_source, run_timed, stopwatch
 
 from taxiway.engines.base import EngineJob
 from taxiway.engines.classic.expand import ClassicExpand
 from taxiway.media.expand_fill import BLUR_FRACTION
 from taxiway.media.expand_layout import expand_layout
 from taxiway.media.probe import probe_file
-
-SOURCE_SIZE = (1280, 720)
-FPS = 24
-
-
-def make_source(path: Path, frames: int) -> None:
-    """A detailed, moving 1280×720 clip with audio, encoded like a typical upload."""
-    w, h = SOURCE_SIZE
-    cmd = [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "lavfi", "-i", f"testsrc2=size={w}x{h}:rate={FPS}",
-        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-        "-t", f"{frames / FPS}", "-frames:v", str(frames),
-        "-c:v", "libx264", "-preset", "fast", "-crf", "20", "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-b:a", "128k", str(path),
-    ]  # fmt: skip
-    subprocess.run(cmd, check=True)
-
-
-@dataclass(frozen=True)
-class Timing:
-    wall: float  # seconds
-    cpu: float  # user + system seconds, all threads
 
 
 def run_cli(source: Path, output: Path, aspect: str, preset: str, crf: int) -> Timing:
@@ -79,21 +50,18 @@ def run_cli(source: Path, output: Path, aspect: str, preset: str, crf: int) -> T
         f"gblur=sigma={sigma:g}[bg];[b]scale={pw}:{ph}:flags=lanczos[fg];"
         "[bg][fg]overlay=(W-w)/2:(H-h)/2,format=yuv420p"
     )
-    cmd = [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+    cmd = ffmpeg(
         "-i", str(source), "-filter_complex", graph,
         "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
         "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
         "-c:a", "copy", "-movflags", "+faststart", str(output),
-    ]  # fmt: skip
-    cpu, start = _cpu(resource.RUSAGE_CHILDREN), time.perf_counter()
-    subprocess.run(cmd, check=True)
-    return Timing(time.perf_counter() - start, _cpu(resource.RUSAGE_CHILDREN) - cpu)
+    )  # fmt: skip
+    return run_timed(cmd)
 
 
 def run_ours(source: Path, output_dir: Path, aspect: str, preset: str, crf: int) -> Timing:
     """The engine as a worker runs it; the probe is timed too, as the CLI's own probing is."""
-    cpu, start = _cpu(resource.RUSAGE_SELF), time.perf_counter()
+    elapsed = stopwatch()
     info = probe_file(source, "video")
     job = EngineJob(
         "expand",
@@ -103,12 +71,7 @@ def run_ours(source: Path, output_dir: Path, aspect: str, preset: str, crf: int)
         output_dir=output_dir,
     )
     ClassicExpand(preset=preset, crf=crf).run(job, lambda done, total, text=None: None)
-    return Timing(time.perf_counter() - start, _cpu(resource.RUSAGE_SELF) - cpu)
-
-
-def _cpu(who: int) -> float:
-    usage = resource.getrusage(who)
-    return usage.ru_utime + usage.ru_stime
+    return elapsed()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,8 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes = (work / "cli-0.mp4").stat().st_size, (work / "ours-0" / "output.mp4").stat().st_size
 
     layout = expand_layout(*SOURCE_SIZE, args.aspect)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} "
-          f"{platform.python_version()}, av {av.__version__}")  # fmt: skip
+    print(machine_line())
     print(
         f"source: {SOURCE_SIZE[0]}x{SOURCE_SIZE[1]} {FPS} fps, {frames} frames -> {args.aspect} "
         f"{layout.width}x{layout.height}, picture {layout.picture_width}x{layout.picture_height}"

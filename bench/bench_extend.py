@@ -25,52 +25,23 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
-import imageio_ffmpeg
+from common import FPS, SOURCE_SIZE, Timing, ffmpeg, machine_line, make_source, run_timed, stopwatch
 
 from taxiway.engines.base import EngineJob
 from taxiway.engines.classic.extend import ClassicExtend
 from taxiway.media.probe import probe_file
 
-SOURCE_SIZE = (1280, 720)
-FPS = 24
-
-
-def make_source(path: Path, seconds: float) -> None:
-    """A detailed, moving 1280×720 clip with audio, encoded like a typical upload."""
-    w, h = SOURCE_SIZE
-    cmd = [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "lavfi", "-i", f"testsrc2=size={w}x{h}:rate={FPS}:duration={seconds}",
-        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
-        "-c:v", "libx264", "-preset", "fast", "-crf", "20", "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-b:a", "128k", str(path),
-    ]  # fmt: skip
-    subprocess.run(cmd, check=True)
-
-
-@dataclass(frozen=True)
-class Timing:
-    wall: float  # seconds
-    cpu: float  # user + system seconds, all threads
-    source_done: float | None = None  # ours: seconds until the source part was encoded
-
 
 def run_cli(source: Path, output: Path, extend: float, preset: str, crf: int) -> Timing:
     """The reference: what an operator would type to append a frozen last frame and silence."""
     w, h = SOURCE_SIZE
-    cmd = [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+    cmd = ffmpeg(
         "-i", str(source),
         # The same-size scale only pins the colour interpretation taxiway uses (BT.709, limited);
         # without it ffmpeg 7+ would treat the untagged source as BT.601 and convert.
@@ -80,49 +51,44 @@ def run_cli(source: Path, output: Path, extend: float, preset: str, crf: int) ->
         "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
         "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
         "-c:a", "aac", "-movflags", "+faststart", str(output),
-    ]  # fmt: skip
-    cpu, start = _cpu(resource.RUSAGE_CHILDREN), time.perf_counter()
-    subprocess.run(cmd, check=True)
-    return Timing(time.perf_counter() - start, _cpu(resource.RUSAGE_CHILDREN) - cpu)
+    )  # fmt: skip
+    return run_timed(cmd)
 
 
 def run_cli_reencode(ours: Path, output: Path, preset: str, crf: int) -> Timing:
     """The encoding floor: the CLI re-encoding our own output, i.e. the same moving pictures."""
-    cmd = [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+    cmd = ffmpeg(
         "-i", str(ours),
         "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
         "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
         "-c:a", "aac", "-movflags", "+faststart", str(output),
-    ]  # fmt: skip
-    cpu, start = _cpu(resource.RUSAGE_CHILDREN), time.perf_counter()
-    subprocess.run(cmd, check=True)
-    return Timing(time.perf_counter() - start, _cpu(resource.RUSAGE_CHILDREN) - cpu)
+    )  # fmt: skip
+    return run_timed(cmd)
+
+
+@dataclass(frozen=True)
+class ExtendTiming(Timing):
+    source_done: float | None = None  # seconds until the source part was encoded
 
 
 def run_ours(
     source: Path, output_dir: Path, extend: float, preset: str, crf: int, prompt: str | None
-) -> Timing:
+) -> ExtendTiming:
     """The engine as a worker runs it; the probe is timed too, as the CLI's own probing is."""
-    cpu, start = _cpu(resource.RUSAGE_SELF), time.perf_counter()
+    elapsed = stopwatch()
     info = probe_file(source, "video")
     source_frames = info.frame_count or 0
     reached: list[float] = []
 
     def progress(done: float, total: float, text: str | None = None) -> None:
         if not reached and done >= source_frames:
-            reached.append(time.perf_counter() - start)
+            reached.append(elapsed().wall)
 
     params = {"extend_seconds": extend, "seed": 1, "text_prompt": prompt, "extended_count": 1}
     job = EngineJob("extend", params, video=source, video_info=info, output_dir=output_dir)
     ClassicExtend(preset=preset, crf=crf).run(job, progress)
-    wall = time.perf_counter() - start
-    return Timing(wall, _cpu(resource.RUSAGE_SELF) - cpu, reached[0] if reached else None)
-
-
-def _cpu(who: int) -> float:
-    usage = resource.getrusage(who)
-    return usage.ru_utime + usage.ru_stime
+    total = elapsed()
+    return ExtendTiming(total.wall, total.cpu, reached[0] if reached else None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,9 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="taxiway-bench-") as tmp:
         work = Path(tmp)
         source = work / "source.mp4"
-        make_source(source, args.seconds)
+        make_source(source, round(args.seconds * FPS))
         cli_runs: list[Timing] = []
-        our_runs: list[Timing] = []
+        our_runs: list[ExtendTiming] = []
         floor_runs: list[Timing] = []
         for i in range(args.repeat):  # Alternate, so load changes hit both alike.
             cli_runs.append(run_cli(source, work / f"cli-{i}.mp4", args.extend, args.preset, args.crf))
@@ -165,8 +131,7 @@ def main(argv: list[str] | None = None) -> int:
 
     frames = ours_info.frame_count or 0
     w, h = SOURCE_SIZE
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} "
-          f"{platform.python_version()}, av {av.__version__}")  # fmt: skip
+    print(machine_line())
     print(
         f"source: {w}x{h} {FPS} fps, {args.seconds:g} s + {args.extend:g} s extension, prompt {args.prompt!r}"
     )

@@ -22,16 +22,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import av
-import imageio_ffmpeg
+from common import FPS, SOURCE_SIZE, ffmpeg, machine_line, make_source, run_timed, stopwatch
 
 from taxiway.engines.base import EngineJob
 from taxiway.engines.classic.looks import LOOK_NAMES
@@ -39,9 +35,7 @@ from taxiway.engines.classic.restyle import ClassicRestyle
 from taxiway.media.probe import probe_file
 from taxiway.media.restyle_frames import centre_crop
 
-SOURCE_SIZE = (1280, 720)
 OUTPUT_SIZE = (1280, 768)
-FPS = 24
 TARGET_FPS = 8.0  # The brief's floor for every look at 1280×768, encode included.
 
 # The CLI's nearest equivalent of each look; None: no equivalent, plain crop + scale.
@@ -60,20 +54,6 @@ CLI_FILTERS: dict[str, str | None] = {
 }
 
 
-def make_source(path: Path, frames: int) -> None:
-    """A detailed, moving 1280×720 clip with audio, encoded like a typical upload."""
-    w, h = SOURCE_SIZE
-    cmd = [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "lavfi", "-i", f"testsrc2=size={w}x{h}:rate={FPS}",
-        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-        "-t", f"{frames / FPS}", "-frames:v", str(frames),
-        "-c:v", "libx264", "-preset", "fast", "-crf", "20", "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-b:a", "128k", str(path),
-    ]  # fmt: skip
-    subprocess.run(cmd, check=True)
-
-
 def run_cli(source: Path, output: Path, look: str, preset: str, crf: int) -> float:
     """What an operator would type: crop + scale (+ the nearest colour filter) + libx264."""
     cw, ch, x, y = centre_crop(*SOURCE_SIZE, *OUTPUT_SIZE)
@@ -85,21 +65,18 @@ def run_cli(source: Path, output: Path, look: str, preset: str, crf: int) -> flo
     ]
     if CLI_FILTERS[look]:
         chain.append(CLI_FILTERS[look])
-    cmd = [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+    cmd = ffmpeg(
         "-i", str(source), "-vf", ",".join(chain),
         "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
         "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
         "-c:a", "copy", "-movflags", "+faststart", str(output),
-    ]  # fmt: skip
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True)
-    return time.perf_counter() - start
+    )  # fmt: skip
+    return run_timed(cmd).wall
 
 
 def run_ours(source: Path, output_dir: Path, look: str, preset: str, crf: int) -> float:
     """The engine as a worker runs it (probe included), at the default strength 3."""
-    start = time.perf_counter()
+    elapsed = stopwatch()
     info = probe_file(source, "video")
     params = {
         "text_prompt": look,
@@ -111,7 +88,7 @@ def run_ours(source: Path, output_dir: Path, look: str, preset: str, crf: int) -
     }
     job = EngineJob("video_to_video", params, video=source, video_info=info, output_dir=output_dir)
     ClassicRestyle(preset=preset, crf=crf).run(job, lambda done, total, text=None: None)
-    return time.perf_counter() - start
+    return elapsed().wall
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,8 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown look(s): {', '.join(unknown)}")
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} "
-          f"{platform.python_version()}, av {av.__version__}")  # fmt: skip
+    print(machine_line())
     crop_w, crop_h, _, _ = centre_crop(*SOURCE_SIZE, *OUTPUT_SIZE)
     print(f"source: {SOURCE_SIZE[0]}x{SOURCE_SIZE[1]} {FPS} fps, {frames} frames -> "
           f"crop {crop_w}x{crop_h} -> {OUTPUT_SIZE[0]}x{OUTPUT_SIZE[1]}")  # fmt: skip

@@ -1,0 +1,69 @@
+"""What every engine benchmark shares: the source clip, the ffmpeg CLI, timing wall and CPU."""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import imageio_ffmpeg
+
+SOURCE_SIZE = (1280, 720)
+FPS = 24
+
+
+def ffmpeg(*args: str) -> list[str]:
+    """An ffmpeg CLI command line (the binary imageio-ffmpeg ships), quiet and overwriting."""
+    return [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args]
+
+
+def make_source(path: Path, frames: int) -> None:
+    """A detailed, moving 1280×720 clip with audio, encoded like a typical upload."""
+    w, h = SOURCE_SIZE
+    cmd = ffmpeg(
+        "-f", "lavfi", "-i", f"testsrc2=size={w}x{h}:rate={FPS}",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+        "-t", f"{frames / FPS}", "-frames:v", str(frames),
+        "-c:v", "libx264", "-preset", "fast", "-crf", "20", "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-b:a", "128k", str(path),
+    )  # fmt: skip
+    subprocess.run(cmd, check=True)
+
+
+@dataclass(frozen=True)
+class Timing:
+    wall: float  # seconds
+    cpu: float  # user + system seconds, all threads
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def stopwatch(*, children: bool = False) -> Callable[[], Timing]:
+    """Start timing now; the function returned gives the wall and CPU time since then, of this
+    process or (children=True) of the child processes it has waited for."""
+    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+    cpu, start = _cpu(who), time.perf_counter()
+    return lambda: Timing(time.perf_counter() - start, _cpu(who) - cpu)
+
+
+def run_timed(cmd: list[str]) -> Timing:
+    """Run a CLI command to completion and time it."""
+    elapsed = stopwatch(children=True)
+    subprocess.run(cmd, check=True)
+    return elapsed()
+
+
+def machine_line() -> str:
+    return (
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} "
+        f"{platform.python_version()}, av {av.__version__}"
+    )
