@@ -9,8 +9,6 @@ frame for :class:`~taxiway.media.encode.H264Writer` with the shared :class:`~tax
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import av
 import numpy as np
 from av.filter import Graph
@@ -18,7 +16,7 @@ from av.filter.context import FilterContext
 from av.video.frame import VideoFrame
 
 from taxiway.media.decode import copy_timing
-from taxiway.media.scale import Scaler, source_full_range, source_matrix
+from taxiway.media.scale import Scaler, buffer_source, range_name, source_full_range, source_matrix
 
 
 def centre_crop(width: int, height: int, out_width: int, out_height: int) -> tuple[int, int, int, int]:
@@ -68,16 +66,10 @@ class CropScaleRGB:
         w, h, x, y = centre_crop(frame.width, frame.height, self.width, self.height)
         graph = Graph()
         graph.threads = self.threads
-        source = graph.add(
-            "buffer",
-            video_size=f"{frame.width}x{frame.height}",
-            pix_fmt=frame.format.name,
-            time_base=str(frame.time_base or Fraction(1, 1000)),
-            pixel_aspect="1/1",
-        )
+        source = buffer_source(graph, frame)
         # exact=1: without it crop rounds x/y down to the chroma grid and the window drifts off centre.
         crop = graph.add("crop", f"w={w}:h={h}:x={x}:y={y}:exact=1")
-        in_range = f"in_range={_range(full_range)}"
+        in_range = f"in_range={range_name(full_range)}"
         to_rgb = f"in_color_matrix={matrix}:{in_range}:out_range=full"
         resize = f"w={self.width}:h={self.height}:flags={self.interpolation}"
         if any(component.is_chroma for component in frame.format.components):
@@ -85,7 +77,7 @@ class CropScaleRGB:
             # swscale's unscaled YUV -> RGB converter is SIMD while scaling straight into RGB takes
             # its generic path: the pair costs 2 ms a 1280×768 frame instead of 7.
             stages = [
-                graph.add("scale", f"{resize}:{in_range}:out_range={_range(full_range)}"),
+                graph.add("scale", f"{resize}:{in_range}:out_range={range_name(full_range)}"),
                 graph.add("format", "pix_fmts=yuv420p|yuv422p|yuv444p"),
                 graph.add("scale", to_rgb),
             ]
@@ -94,10 +86,6 @@ class CropScaleRGB:
         sink = graph.add("buffersink")
         graph.link_nodes(source, crop, *stages, graph.add("format", "pix_fmts=rgb24"), sink).configure()
         self._graph, self._source, self._sink = graph, source, sink
-
-
-def _range(full: bool) -> str:
-    return "full" if full else "limited"
 
 
 class RGBToVideoFrame:

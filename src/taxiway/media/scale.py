@@ -108,18 +108,12 @@ class Scaler:
     def _build(self, frame: VideoFrame, matrix: str, full_range: bool) -> None:
         graph = Graph()
         graph.threads = self.threads
-        source = graph.add(
-            "buffer",
-            video_size=f"{frame.width}x{frame.height}",
-            pix_fmt=frame.format.name,
-            time_base=str(frame.time_base or Fraction(1, 1000)),
-            pixel_aspect="1/1",
-        )
+        source = buffer_source(graph, frame)
         scale = graph.add(
             "scale",
             f"w={self.width}:h={self.height}:flags={self.interpolation}"
             f":in_color_matrix={matrix}:out_color_matrix={self.matrix}"
-            f":in_range={_range(full_range)}:out_range={_range(self.full_range)}",
+            f":in_range={range_name(full_range)}:out_range={range_name(self.full_range)}",
         )
         stages = [source, scale]
         if self.sharpen > 0:
@@ -130,5 +124,17 @@ class Scaler:
         self._graph, self._source, self._sink = graph, source, sink
 
 
-def _range(full: bool) -> str:
+def buffer_source(graph: Graph, frame: VideoFrame) -> FilterContext:
+    """A filter graph input for frames shaped like ``frame`` (square pixels: frames are upright)."""
+    return graph.add(
+        "buffer",
+        video_size=f"{frame.width}x{frame.height}",
+        pix_fmt=frame.format.name,
+        time_base=str(frame.time_base or Fraction(1, 1000)),
+        pixel_aspect="1/1",
+    )
+
+
+def range_name(full: bool) -> str:
+    """The scale filter's name for a colour range."""
     return "full" if full else "limited"
