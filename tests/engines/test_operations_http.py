@@ -44,7 +44,16 @@ SOURCES: dict[str, dict[str, Any]] = {
         "audio": False,
     },
     "vfr-with-audio": {"width": 160, "height": 90, "fps": 20, "timestamps": VFR_TIMES},
+    "av1-matroska": {
+        "width": 160,
+        "height": 90,
+        "seconds": 1.5,
+        "fps": 12,
+        "codec": "libsvtav1",
+        "suffix": ".mkv",
+    },
 }
+CONTENT_TYPES = {".mp4": "video/mp4", ".mkv": "video/x-matroska"}
 OPERATIONS = {
     "videos/upscale": lambda asset: {"videoAssetId": asset},
     "gen3turbo/expand": lambda asset: {"videoAssetId": asset, "outpaint_aspect_ratio": "portrait"},
@@ -83,9 +92,10 @@ def _audio_seconds(path: Path) -> float | None:
 @pytest.mark.parametrize("source_kind", SOURCES)
 def test_every_operation_on_awkward_sources(api: Api, tmp_path: Path, source_kind: str) -> None:
     options = {"audio": True, **SOURCES[source_kind]}
-    clip = make_video(tmp_path / f"{source_kind}.mp4", **options)
+    suffix = options.pop("suffix", ".mp4")
+    clip = make_video(tmp_path / f"{source_kind}{suffix}", **options)
     info = probe_file(clip, "video")
-    asset = api.upload(clip, "video/mp4")["assetId"]
+    asset = api.upload(clip, CONTENT_TYPES[suffix])["assetId"]
     tasks = {op: api.create(op, body(asset)).json()["taskId"] for op, body in OPERATIONS.items()}
     for operation, task_id in tasks.items():
         task = api.wait(task_id, timeout=300)

@@ -51,10 +51,10 @@ def test_probe_containers(clip: Callable[..., Path], name: str, codec: str, cont
     assert info.container == container
 
 
-@pytest.mark.parametrize("codec", ["libx265", "mpeg4", "libvpx-vp9"])
+@pytest.mark.parametrize("codec", ["libx265", "mpeg4", "libvpx-vp9", "libsvtav1"])
 def test_probe_other_codecs_in_mkv(clip: Callable[..., Path], codec: str) -> None:
     info = probe_file(clip("c.mkv", codec=codec, seconds=0.5, audio=False), "video")
-    assert info.codec == {"libx265": "hevc", "mpeg4": "mpeg4", "libvpx-vp9": "vp9"}[codec]
+    assert info.codec == {"libx265": "hevc", "mpeg4": "mpeg4", "libvpx-vp9": "vp9", "libsvtav1": "av1"}[codec]
     assert (info.width, info.height, info.has_audio) == (320, 240, False)
 
 
