@@ -111,11 +111,13 @@ def create_uploaded_asset(
 
 
 def parse_asset_ref(value: object, field: str) -> str:
-    if not isinstance(value, str) or ids.parse("asset", value) is None:
+    """The asset row id inside an assetId (or bare uuid); a clear 400 when it is malformed."""
+    row_id = ids.parse("asset", value) if isinstance(value, str) else None
+    if row_id is None:
         raise BadRequest(
             f"{field} is malformed: expected an assetId like user:<id>-runwayml:<email>-asset:<uuid>"
         )
-    return ids.parse("asset", value) or ""
+    return row_id
 
 
 def get_owned_asset(session: Session, user_id: str, ref: str, field: str = "assetId") -> Asset:

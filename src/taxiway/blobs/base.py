@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
@@ -38,5 +37,3 @@ class BlobStore(Protocol):
         ...
 
     def delete_prefix(self, prefix: str) -> None: ...
-
-    def iter_keys(self, prefix: str) -> Iterator[str]: ...

@@ -56,12 +56,3 @@ class LocalBlobStore:
             shutil.rmtree(target, ignore_errors=True)
         else:
             target.unlink(missing_ok=True)
-
-    def iter_keys(self, prefix: str) -> Iterator[str]:
-        base = self.path(prefix.rstrip("/"))
-        if base.is_file():
-            yield prefix
-            return
-        for path in sorted(base.rglob("*")) if base.is_dir() else []:
-            if path.is_file() and not path.name.endswith(".partial"):
-                yield path.relative_to(self.root).as_posix()

@@ -188,9 +188,3 @@ def cancel(ctx: AppContext, user_id: str, task_id: str) -> Task:
         if task.status in states.LIVE_STATUSES:
             _finish(ctx, session, task, states.CANCELLED)
         return task
-
-
-def is_current(ctx: AppContext, task_id: str, attempt: int) -> bool:
-    with ctx.db.read() as session:
-        task = session.get(Task, task_id)
-        return task is not None and task.status == states.RUNNING and task.attempt == attempt
