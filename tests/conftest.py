@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from support import Api, Server, free_port, settings_for_test
+from support import Api, Receiver, Server, free_port, settings_for_test
 
 PG_ADMIN_URL = os.environ.get("TAXIWAY_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -110,3 +110,10 @@ def image(media_dir: Path) -> Path:
     from mediafiles import make_image
 
     return make_image(media_dir / "still.png", width=320, height=240)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    receiver = Receiver()
+    yield receiver
+    receiver.server.shutdown()

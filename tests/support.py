@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import socket
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +15,22 @@ import httpx
 import uvicorn
 
 from taxiway.api.app import create_app
+from taxiway.client import Policy
 from taxiway.core.context import AppContext
 from taxiway.core.settings import Settings
 from taxiway.users.service import create_user
 
 API = "/v1/runwayml"
+
+# Short waits so 429 retries and polling run in test time; the defaults follow the contract's advice.
+FAST = Policy(
+    busy_interval_seconds=0.2,
+    max_busy_interval_seconds=0.4,
+    busy_timeout_seconds=30,
+    poll_interval_seconds=0.1,
+    max_poll_interval_seconds=0.5,
+    backoff_seconds=0.05,
+)
 
 
 def free_port() -> int:
@@ -134,3 +147,45 @@ class Server:
     def executor_pids(self) -> list[int]:
         executor = self.app.state.executor
         return [pid for slot in executor.slots if (pid := slot.pid) is not None] if executor else []
+
+
+class Receiver:
+    """A local HTTP endpoint that records callbacks; it can be told to fail the first N."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.fail_first = 0
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                with receiver.lock:
+                    failing = receiver.fail_first > 0
+                    receiver.fail_first -= 1
+                    if not failing:
+                        receiver.received.append((dict(self.headers), body))
+                self.send_response(500 if failing else 200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def payloads(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [json.loads(body) for _, body in self.received]
+
+    def wait_for(self, status: str, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for payload in self.payloads():
+                if payload["status"] == status:
+                    return payload
+            time.sleep(0.05)
+        raise AssertionError(f"no {status} callback; got {[p['status'] for p in self.payloads()]}")

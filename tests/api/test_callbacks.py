@@ -2,67 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import threading
-import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from support import Api, Server, free_port
+from support import Api, Receiver, Server
 from taxiway.webhooks.signing import InvalidSignature, verify
-
-
-class Receiver:
-    """A local HTTP endpoint that records callbacks; it can be told to fail the first N."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/hook"
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.fail_first = 0
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                with receiver.lock:
-                    failing = receiver.fail_first > 0
-                    receiver.fail_first -= 1
-                    if not failing:
-                        receiver.received.append((dict(self.headers), body))
-                self.send_response(500 if failing else 200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def payloads(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return [json.loads(body) for _, body in self.received]
-
-    def wait_for(self, status: str, timeout: float = 60) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for payload in self.payloads():
-                if payload["status"] == status:
-                    return payload
-            time.sleep(0.05)
-        raise AssertionError(f"no {status} callback; got {[p['status'] for p in self.payloads()]}")
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-    yield receiver
-    receiver.server.shutdown()
 
 
 def test_signed_callbacks_on_every_status_change(

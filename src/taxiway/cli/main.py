@@ -1,63 +1,30 @@
-"""The `taxiway` command: serve the API, and administer users, tokens, credits and plans."""
+"""The `taxiway` command: run a server, use one (edit videos, manage tasks and assets), administer it."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from taxiway.accounts import service as accounts
-from taxiway.core.context import AppContext
-from taxiway.core.errors import ApiError
-from taxiway.core.settings import Settings
-from taxiway.users import service as users
+from taxiway.cli import operations
+from taxiway.cli.admin import admin, db_app
+from taxiway.cli.resources import accounts_app, assets_app, tasks_app
 
-app = typer.Typer(help="taxiway: a self-hosted video editing API.", no_args_is_help=True)
-admin = typer.Typer(
-    help="Administer users, tokens, accounts and credits (acts on the database directly).",
+app = typer.Typer(
+    help="taxiway: a self-hosted video editing API, its client and its admin tools.",
     no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
-user_app = typer.Typer(help="Users and their API tokens.", no_args_is_help=True)
-token_app = typer.Typer(help="Extra API tokens.", no_args_is_help=True)
-credits_app = typer.Typer(help="Account credits.", no_args_is_help=True)
-account_app = typer.Typer(help="Account plans.", no_args_is_help=True)
-db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
-app.add_typer(admin, name="admin")
-app.add_typer(db_app, name="db")
-admin.add_typer(user_app, name="user")
-admin.add_typer(token_app, name="token")
-admin.add_typer(credits_app, name="credits")
-admin.add_typer(account_app, name="account")
-
-err = Console(stderr=True)
-T = TypeVar("T")
-
-UserOption = Annotated[
-    str | None, typer.Option("--user", help="The owning user, when several users have this email.")
-]
+operations.register(app)
+app.add_typer(tasks_app, name="tasks", rich_help_panel="Use a server")
+app.add_typer(assets_app, name="assets", rich_help_panel="Use a server")
+app.add_typer(accounts_app, name="accounts", rich_help_panel="Use a server")
+app.add_typer(admin, name="admin", rich_help_panel="Run a server")
+app.add_typer(db_app, name="db", rich_help_panel="Run a server")
 
 
-def _context() -> AppContext:
-    return AppContext.build(Settings())
-
-
-def _run(action: Callable[[AppContext], T]) -> T:
-    """Run an admin action; user errors become one red line and exit code 1, not a traceback."""
-    ctx = _context()
-    try:
-        return action(ctx)
-    except ApiError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(1) from None
-    finally:
-        ctx.close()
-
-
-@app.command()
+@app.command(rich_help_panel="Run a server")
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
@@ -66,75 +33,11 @@ def serve(
     import uvicorn
 
     from taxiway.api.app import create_app
+    from taxiway.core.settings import Settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = Settings(host=host, port=port)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=True)
-
-
-@user_app.command("create")
-def user_create(name: str) -> None:
-    """Create a user; prints its API token alone on one line (shown only this once)."""
-    _, token = _run(lambda ctx: users.create_user(ctx.db, name))
-    typer.echo(token)
-
-
-@user_app.command("list")
-def user_list() -> None:
-    """List users with their ids and live token counts."""
-    table = Table("name", "id", "live tokens")
-    for summary in _run(lambda ctx: users.list_users(ctx.db)):
-        table.add_row(summary.name, summary.id, str(summary.tokens))
-    Console().print(table)
-
-
-@user_app.command("secret")
-def user_secret(name: str) -> None:
-    """Print the user's callback signing secret (verify webhook-signature headers with it)."""
-    typer.echo(_run(lambda ctx: users.webhook_secret(ctx.db, name)))
-
-
-@token_app.command("create")
-def token_create(
-    name: str, label: Annotated[str, typer.Option(help="A note on what the token is for.")] = ""
-) -> None:
-    """Create another API token for a user; prints it alone on one line."""
-    typer.echo(_run(lambda ctx: users.create_token(ctx.db, name, label)))
-
-
-@token_app.command("revoke")
-def token_revoke(name: str) -> None:
-    """Revoke every API token of a user."""
-    count = _run(lambda ctx: users.revoke_tokens(ctx.db, name))
-    err.print(f"revoked {count} token(s) of {name}")
-
-
-@credits_app.command("grant")
-def credits_grant(email: str, amount: int, user: UserOption = None) -> None:
-    """Add AMOUNT credits to an account (a negative AMOUNT takes credits away)."""
-    account = _run(lambda ctx: accounts.grant_credits(ctx.db, email, amount, user))
-    err.print(
-        f"{account.email}: {account.credits_permitted} credits permitted, {account.credits_used} used, "
-        f"{account.credits_permitted - account.credits_used} available"
-    )
-
-
-@account_app.command("plan")
-def account_plan(
-    email: str,
-    plan: Annotated[str, typer.Argument(help="unlimited or standard")],
-    user: UserOption = None,
-) -> None:
-    """Put an account on the unlimited plan (free exploreMode) or the standard plan."""
-    account = _run(lambda ctx: accounts.set_plan(ctx.db, email, plan, user))
-    err.print(f"{account.email} is on the {account.plan} plan")
-
-
-@db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Apply pending schema migrations (serve does this at start too)."""
-    _run(lambda ctx: None)
-    err.print("database is up to date")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,82 @@
+"""Follow a task to its end with a live progress bar on stderr; Ctrl-C cancels it on the server."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import typer
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn
+
+from taxiway.cli.remote import EXIT_INTERRUPTED, err
+from taxiway.client import BusyWait, Client, Task, TaxiwayError
+from taxiway.client.flows import RunClock
+
+
+def describe(task: Task) -> str:
+    text = task.progress_text or ""
+    return f"{task.status:<9} {text}".rstrip()
+
+
+def _clock_text(seconds: float) -> str:
+    seconds = round(seconds)
+    return (
+        f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        if seconds >= 3600
+        else (f"{seconds // 60}:{seconds % 60:02d}")
+    )
+
+
+def eta_text(task: Task, remaining: float | None) -> str:
+    if task.status == "RUNNING" and remaining is not None:
+        return f"ETA {_clock_text(remaining)}"
+    if task.status in ("PENDING", "THROTTLED") and task.estimated_time_to_start:
+        return f"starts in ~{_clock_text(task.estimated_time_to_start)}"
+    return ""
+
+
+def report_busy(wait: BusyWait) -> None:
+    running = sum(len(tasks) for tasks in wait.error.running_tasks.values())
+    busy = f"{running} task(s) running" if running else "busy"
+    err.print(
+        f"[yellow]account busy[/yellow] ({busy}); trying again in {wait.delay_seconds:.0f} s (Ctrl-C stops)"
+    )
+
+
+def follow(client: Client, task: Task, *, timeout: float | None) -> Task:
+    """The task's final state (raises TaskFailed, TaskCancelled or Timeout like Client.wait)."""
+    clock = RunClock()
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[eta]}"),
+    )
+    with Progress(*columns, console=err, transient=False) as progress:
+        bar = progress.add_task(describe(task), total=1.0, eta="")
+
+        def show(current: Task) -> None:
+            remaining = clock.observe(current)
+            progress.update(
+                bar,
+                completed=current.progress_ratio,
+                description=describe(current),
+                eta=eta_text(current, remaining),
+            )
+
+        try:
+            return client.wait(task, timeout=timeout, on_progress=show)
+        except KeyboardInterrupt:
+            progress.stop()
+            cancel_after_interrupt(client, task)
+
+
+def cancel_after_interrupt(client: Client, task: Task) -> NoReturn:
+    """Ctrl-C while following: cancel the task on the server (its credits are refunded), exit 130."""
+    err.print(f"interrupted: cancelling task {task.task_id}")
+    try:
+        state = client.cancel_task(task)
+        err.print(f"task is {state.status}")
+    except TaxiwayError as exc:
+        err.print(f"[red]error:[/red] could not cancel the task: {exc.message}")
+    raise typer.Exit(EXIT_INTERRUPTED)

@@ -1,0 +1,301 @@
+"""`taxiway upscale|restyle|expand|extend`: upload, create, follow with a progress bar, download."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from taxiway.cli.follow import cancel_after_interrupt, follow, report_busy
+from taxiway.cli.remote import (
+    EXIT_INTERRUPTED,
+    EmailOption,
+    JsonOption,
+    TokenOption,
+    UrlOption,
+    err,
+    human_size,
+    print_json,
+    reporting_errors,
+)
+from taxiway.client import Client, Policy, Task
+from taxiway.client.requests import AspectRatio, TaskOptions
+
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_ASSET_ID = re.compile(rf"^(user:.+-asset:)?{_UUID}$")
+
+SourceArgument = Annotated[
+    str,
+    typer.Argument(help="A video file to upload, or an assetId.", show_default=False),
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option("-o", "--output", help="Where to save the result (default: <input>-<operation>.mp4 here)."),
+]
+ForceOption = Annotated[bool, typer.Option("--force", "-f", help="Overwrite the output file if it exists.")]
+NoWaitOption = Annotated[bool, typer.Option("--no-wait", help="Print the task id and return at once.")]
+NoDownloadOption = Annotated[bool, typer.Option("--no-download", help="Wait, but do not download.")]
+TimeoutOption = Annotated[
+    float | None, typer.Option("--timeout", help="Stop waiting after this many seconds (the task goes on).")
+]
+ExploreOption = Annotated[
+    bool, typer.Option("--explore", help="exploreMode: free relaxed generation on an unlimited plan.")
+]
+BusyTimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--busy-timeout",
+        help="Seconds to keep trying while the account is busy (0: fail at once).",
+    ),
+]
+BusyIntervalOption = Annotated[
+    float, typer.Option("--busy-interval", help="Seconds between tries while the account is busy.", min=0.1)
+]
+SeedOption = Annotated[int | None, typer.Option("--seed", help="Seed for reproducible output.")]
+AspectOption = Annotated[
+    AspectRatio | None,
+    typer.Option("--aspect", help="landscape (16:9) or portrait (9:16)."),
+]
+
+
+@dataclass
+class Run:
+    """What every operation command was asked, besides the operation's own fields."""
+
+    source: str
+    output: Path | None
+    force: bool
+    as_json: bool
+    no_wait: bool
+    no_download: bool
+    timeout: float | None
+    email: str | None
+    explore: bool
+    url: str | None
+    token: str | None
+    busy_timeout: float
+    busy_interval: float
+
+    @property
+    def options(self) -> TaskOptions:
+        options: TaskOptions = {}
+        if self.email:
+            options["email"] = self.email
+        if self.explore:
+            options["explore_mode"] = True
+        return options
+
+
+CreateTask = Callable[[Client, str, TaskOptions], Task]
+
+
+def run_operation(run: Run, suffix: str, create: CreateTask) -> None:
+    policy = Policy(busy_timeout_seconds=run.busy_timeout, busy_interval_seconds=run.busy_interval)
+    with reporting_errors():
+        client = Client(run.url, run.token, policy=policy, on_busy=report_busy)
+    with client, reporting_errors():
+        target = _planned_output(run, suffix)
+        try:
+            asset_id = _source_asset(client, run)
+            task = create(client, asset_id, run.options)
+        except KeyboardInterrupt:
+            err.print("interrupted: no task was created")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        if run.no_wait:
+            if run.as_json:
+                print_json(task.raw)
+            else:
+                typer.echo(task.task_id)
+            return
+        err.print(f"task {task.task_id}")
+        try:
+            final = follow(client, task, timeout=run.timeout)
+        except KeyboardInterrupt:  # Ctrl-C just before or after the progress bar
+            cancel_after_interrupt(client, task)
+        saved = None if run.no_download else _download(client, final, target, run.force)
+        _report(final, saved, run.as_json)
+
+
+def _planned_output(run: Run, suffix: str) -> Path | None:
+    """Decide (and check) the output path before uploading, so a clash fails in a second, not after."""
+    if run.no_wait or run.no_download:
+        return None
+    if run.output is not None:
+        target = run.output
+    elif Path(run.source).is_file():
+        target = Path.cwd() / f"{Path(run.source).stem}-{suffix}.mp4"
+    else:
+        return None  # an asset id: the artifact's own filename, decided when it exists
+    _check_free(target, run.force)
+    return target
+
+
+def _check_free(target: Path, force: bool) -> None:
+    if target.exists() and not target.is_dir() and not force:
+        raise ValueError(f"{target} exists; pass --force to overwrite it")
+
+
+def _source_asset(client: Client, run: Run) -> str:
+    path = Path(run.source)
+    if path.is_file():
+        with err.status(f"uploading {path.name} ({human_size(path.stat().st_size)})"):
+            asset = client.upload(path, email=run.email)
+        err.print(f"uploaded {path.name} as {asset.asset_id}")
+        return asset.asset_id
+    if _ASSET_ID.match(run.source.strip()):
+        return run.source.strip()
+    raise ValueError(f"{run.source}: no such file, and not an assetId")
+
+
+def _download(client: Client, task: Task, target: Path | None, force: bool) -> Path:
+    if target is None or target.is_dir():
+        filename = Path(task.artifacts[0].filename or f"{task.task_id.rsplit(':', 1)[-1]}.mp4").name
+        target = (target or Path.cwd()) / filename
+        _check_free(target, force)
+    with err.status(f"downloading {target.name} ({human_size(task.artifacts[0].file_size)})"):
+        return client.download(task, target)
+
+
+def _report(task: Task, saved: Path | None, as_json: bool) -> None:
+    artifact = task.artifacts[0] if task.artifacts else None
+    if artifact is not None:
+        media = artifact.media
+        err.print(
+            f"[green]{task.status}[/green]: {media.width}×{media.height}, {media.duration or 0:g} s, "
+            f"{human_size(artifact.file_size)}" + (f", engine {task.engine}" if task.engine else "")
+        )
+    if as_json:
+        print_json(task.raw)
+    elif saved is not None:
+        typer.echo(str(saved))
+    elif artifact is not None and artifact.url:
+        typer.echo(artifact.url)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the four operation commands to the root command."""
+
+    @app.command(rich_help_panel="Edit videos")
+    def upscale(
+        source: SourceArgument,
+        output: OutputOption = None,
+        force: ForceOption = False,
+        as_json: JsonOption = False,
+        no_wait: NoWaitOption = False,
+        no_download: NoDownloadOption = False,
+        timeout: TimeoutOption = None,
+        email: EmailOption = None,
+        explore: ExploreOption = False,
+        busy_timeout: BusyTimeoutOption = 600.0,
+        busy_interval: BusyIntervalOption = 10.0,
+        url: UrlOption = None,
+        token: TokenOption = None,
+    ) -> None:
+        """Upscale a video (at most 40 s) to 4K class, keeping its aspect ratio."""
+        run = Run(**_run_fields(locals()))
+        run_operation(run, "4k", lambda client, asset, options: client.upscale(asset, **options))
+
+    @app.command(rich_help_panel="Edit videos")
+    def restyle(
+        source: SourceArgument,
+        prompt: Annotated[str, typer.Argument(help="The look you want, e.g. 'film noir'.")],
+        strength: Annotated[
+            float | None,
+            typer.Option("--strength", min=0, max=10, help="0 (subtle) … 10 (strongest)."),
+        ] = None,
+        aspect: AspectOption = None,
+        seconds: Annotated[int | None, typer.Option("--seconds", help="Output length: 5 or 10.")] = None,
+        seed: SeedOption = None,
+        output: OutputOption = None,
+        force: ForceOption = False,
+        as_json: JsonOption = False,
+        no_wait: NoWaitOption = False,
+        no_download: NoDownloadOption = False,
+        timeout: TimeoutOption = None,
+        email: EmailOption = None,
+        explore: ExploreOption = False,
+        busy_timeout: BusyTimeoutOption = 600.0,
+        busy_interval: BusyIntervalOption = 10.0,
+        url: UrlOption = None,
+        token: TokenOption = None,
+    ) -> None:
+        """Restyle a video guided by a text prompt (video to video)."""
+        run = Run(**_run_fields(locals()))
+        run_operation(
+            run,
+            "restyled",
+            lambda client, asset, options: client.restyle(
+                asset, prompt, strength=strength, aspect_ratio=aspect, seconds=seconds, seed=seed, **options
+            ),
+        )
+
+    @app.command(rich_help_panel="Edit videos")
+    def expand(
+        source: SourceArgument,
+        aspect: AspectOption = None,
+        image: Annotated[
+            str | None, typer.Option("--image", help="assetId of an image guiding the new area.")
+        ] = None,
+        prompt: Annotated[str | None, typer.Option("--prompt", help="Optional text prompt.")] = None,
+        seconds: Annotated[int | None, typer.Option("--seconds", help="Output length: 5 or 10.")] = None,
+        seed: SeedOption = None,
+        output: OutputOption = None,
+        force: ForceOption = False,
+        as_json: JsonOption = False,
+        no_wait: NoWaitOption = False,
+        no_download: NoDownloadOption = False,
+        timeout: TimeoutOption = None,
+        email: EmailOption = None,
+        explore: ExploreOption = False,
+        busy_timeout: BusyTimeoutOption = 600.0,
+        busy_interval: BusyIntervalOption = 10.0,
+        url: UrlOption = None,
+        token: TokenOption = None,
+    ) -> None:
+        """Expand (outpaint) a video to landscape 16:9 or portrait 9:16."""
+        run = Run(**_run_fields(locals()))
+        run_operation(
+            run,
+            "expanded",
+            lambda client, asset, options: client.expand(
+                asset, aspect_ratio=aspect, image=image, prompt=prompt, seconds=seconds, seed=seed, **options
+            ),
+        )
+
+    @app.command(rich_help_panel="Edit videos")
+    def extend(
+        source: SourceArgument,
+        seconds: Annotated[int | None, typer.Option("--seconds", help="Seconds to add: 5 or 10.")] = None,
+        prompt: Annotated[str | None, typer.Option("--prompt", help="The shot, e.g. 'slow zoom in'.")] = None,
+        turbo: Annotated[bool, typer.Option("--turbo", help="gen3turbo/extend: adds 8 s.")] = False,
+        seed: SeedOption = None,
+        output: OutputOption = None,
+        force: ForceOption = False,
+        as_json: JsonOption = False,
+        no_wait: NoWaitOption = False,
+        no_download: NoDownloadOption = False,
+        timeout: TimeoutOption = None,
+        email: EmailOption = None,
+        explore: ExploreOption = False,
+        busy_timeout: BusyTimeoutOption = 600.0,
+        busy_interval: BusyIntervalOption = 10.0,
+        url: UrlOption = None,
+        token: TokenOption = None,
+    ) -> None:
+        """Extend a video by 5 or 10 seconds (8 with --turbo)."""
+        run = Run(**_run_fields(locals()))
+        run_operation(
+            run,
+            "extended",
+            lambda client, asset, options: client.extend(
+                asset, seconds=seconds, prompt=prompt, seed=seed, turbo=turbo, **options
+            ),
+        )
+
+
+def _run_fields(arguments: dict[str, object]) -> dict[str, object]:
+    return {name: arguments[name] for name in Run.__dataclass_fields__}

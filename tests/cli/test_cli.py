@@ -1,0 +1,199 @@
+"""The `taxiway` command against a real server: each command's success path, errors, 429, 412, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import av
+import pytest
+from typer.testing import CliRunner
+
+from support import Api, Server
+from taxiway.accounts.service import grant_credits
+from taxiway.cli.main import app
+
+TAXIWAY = str(Path(sys.executable).parent / "taxiway")
+
+
+def taxiway(api: Api, *args: str, cwd: Path, token: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the installed command as a user would, with the server and token in the environment."""
+    env = os.environ | {"TAXIWAY_BASE_URL": api.base_url, "TAXIWAY_API_TOKEN": api.token if token is None else token}
+    return subprocess.run(
+        [TAXIWAY, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=240, check=False
+    )
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, (
+        f"exit {result.returncode}\nstdout: {result.stdout}\nstderr: {result.stderr}"
+    )
+    return result.stdout.strip()
+
+
+def fails(result: subprocess.CompletedProcess[str], message: str) -> str:
+    """A user error: exit 1, one line on stderr naming the problem, no traceback."""
+    assert result.returncode == 1, (
+        f"exit {result.returncode}\nstdout: {result.stdout}\nstderr: {result.stderr}"
+    )
+    assert message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stderr
+
+
+def _size(path: Path) -> tuple[int, int]:
+    with av.open(str(path)) as container:
+        return container.streams.video[0].width, container.streams.video[0].height
+
+
+@pytest.fixture
+def server(make_server) -> Server:  # type: ignore[no-untyped-def]
+    return make_server()
+
+
+@pytest.fixture
+def user(server: Server) -> Api:
+    api = server.new_user()
+    api.create_account()
+    return api
+
+
+def test_upscale_uploads_follows_and_downloads(user: Api, clip: Path, tmp_path: Path) -> None:
+    result = taxiway(user, "upscale", str(clip), "-o", "big.mp4", cwd=tmp_path)
+    assert ok(result) == "big.mp4"
+    assert _size(tmp_path / "big.mp4") == (4096, 3072)
+    assert "uploaded clip.mp4" in result.stderr and "SUCCEEDED" in result.stderr
+    assert "RUNNING" in result.stderr or "100%" in result.stderr  # the progress display
+    # The output exists now: refused before anything is uploaded, unless --force.
+    fails(taxiway(user, "upscale", str(clip), "-o", "big.mp4", cwd=tmp_path), "exists; pass --force")
+
+
+def test_restyle_json_output_is_the_task_object(user: Api, clip: Path, tmp_path: Path) -> None:
+    args = ["restyle", str(clip), "film noir", "--strength", "4", "--aspect", "portrait", "--seconds", "5"]
+    task = json.loads(ok(taxiway(user, *args, "--seed", "3", "--json", cwd=tmp_path)))
+    assert task["status"] == "SUCCEEDED" and task["options"]["look"] == "noir"
+    assert task["options"]["structure_transformation"] == 0.4 and task["options"]["seed"] == 3
+    assert _size(tmp_path / "clip-restyled.mp4") == (768, 1280)
+
+
+def test_no_wait_then_the_tasks_commands(user: Api, clip: Path, tmp_path: Path) -> None:
+    asset_id = ok(taxiway(user, "assets", "upload", str(clip), "--name", "holiday.mp4", cwd=tmp_path))
+    task_id = ok(taxiway(user, "expand", asset_id, "--aspect", "portrait", "--no-wait", cwd=tmp_path))
+    assert task_id.startswith("user:") and "-task:" in task_id
+    saved = ok(taxiway(user, "tasks", "wait", task_id, "-o", "tall.mp4", cwd=tmp_path))
+    assert saved == "tall.mp4" and _size(tmp_path / "tall.mp4")[1] > 300
+    assert json.loads(ok(taxiway(user, "tasks", "show", task_id, cwd=tmp_path)))["status"] == "SUCCEEDED"
+    listed = json.loads(ok(taxiway(user, "tasks", "ls", "--status", "succeeded", "--json", cwd=tmp_path)))
+    assert [t["taskId"] for t in listed] == [task_id]
+    table = ok(taxiway(user, "tasks", "ls", cwd=tmp_path))
+    assert task_id.rsplit(":", 1)[-1] in table and "classic-expand" in table
+    bare = task_id.rsplit(":", 1)[-1]  # the short id a table shows works too
+    assert ok(taxiway(user, "tasks", "download", bare, "-o", "again.mp4", cwd=tmp_path)).endswith("again.mp4")
+    ok(taxiway(user, "tasks", "rm", bare, cwd=tmp_path))
+    fails(taxiway(user, "tasks", "show", task_id, cwd=tmp_path), "error:")
+
+
+def test_extend_with_an_asset_id_keeps_the_artifact_name(user: Api, clip: Path, tmp_path: Path) -> None:
+    asset_id = ok(taxiway(user, "assets", "upload", str(clip), cwd=tmp_path))
+    result = taxiway(user, "extend", asset_id, "--seconds", "5", "--prompt", "zoom in", cwd=tmp_path)
+    saved = Path(ok(result))
+    assert saved.parent == tmp_path and saved.exists()
+    assert "engine classic-extend" in result.stderr
+    with av.open(str(saved)) as container:
+        assert float(container.duration or 0) / av.time_base == pytest.approx(7.0, abs=0.1)
+
+
+def test_assets_and_accounts_commands(user: Api, clip: Path, tmp_path: Path) -> None:
+    asset_id = ok(taxiway(user, "assets", "upload", str(clip), cwd=tmp_path))
+    assert [a["assetId"] for a in json.loads(ok(taxiway(user, "assets", "ls", "--json", cwd=tmp_path)))] == [
+        asset_id
+    ]
+    assert "clip.mp4" in ok(taxiway(user, "assets", "ls", "--type", "video", cwd=tmp_path))
+    assert json.loads(ok(taxiway(user, "assets", "show", asset_id, cwd=tmp_path)))["metadata"]["width"] == 320
+    ok(taxiway(user, "assets", "rm", asset_id, cwd=tmp_path))
+    fails(taxiway(user, "assets", "show", asset_id, cwd=tmp_path), "Unable to retrieve")
+
+    ok(taxiway(user, "accounts", "set", "two@example.com", "--max-jobs", "2", cwd=tmp_path))
+    accounts = json.loads(ok(taxiway(user, "accounts", "ls", "--json", cwd=tmp_path)))
+    assert {a["email"]: a["maxJobs"] for a in accounts} == {"me@example.com": 5, "two@example.com": 2}
+    assert ok(taxiway(user, "accounts", "credits", "two@example.com", cwd=tmp_path)).startswith(
+        "two@example.com: 1000 available"
+    )
+    assert json.loads(ok(taxiway(user, "accounts", "show", "two@example.com", cwd=tmp_path)))["maxJobs"] == 2
+    ok(taxiway(user, "accounts", "rm", "two@example.com", cwd=tmp_path))
+    fails(taxiway(user, "accounts", "show", "two@example.com", cwd=tmp_path), "error:")
+
+
+def test_user_errors_are_one_line_and_exit_1(user: Api, server: Server, clip: Path, tmp_path: Path) -> None:
+    fails(
+        taxiway(user, "upscale", "missing.mp4", cwd=tmp_path), "missing.mp4: no such file, and not an assetId"
+    )
+    fails(taxiway(user, "restyle", str(clip), "noir", "--seconds", "7", cwd=tmp_path), "seconds")
+    fails(taxiway(user, "tasks", "ls", cwd=tmp_path, token="not-a-token"), "Unauthorized")
+    env_free = taxiway(user, "tasks", "ls", cwd=tmp_path, token="")
+    assert env_free.returncode == 1 and "no API token" in env_free.stderr
+    # 412: the account has no credits left.
+    grant_credits(server.ctx.db, "me@example.com", -1000, None)
+    fails(taxiway(user, "upscale", str(clip), cwd=tmp_path), "enough credits")
+    assert not (tmp_path / "clip-4k.mp4").exists()
+
+
+def test_a_busy_account_is_waited_out(idle_server: Server, clip: Path, tmp_path: Path) -> None:
+    user = idle_server.new_user()
+    user.create_account(max_jobs=1)
+    asset = user.upload(clip, "video/mp4")
+    first = user.create("videos/upscale", {"videoAssetId": asset["assetId"]}).json()
+    fails(
+        taxiway(user, "extend", asset["assetId"], "--no-wait", "--busy-timeout", "0", cwd=tmp_path),
+        "is busy executing 1 tasks",
+    )
+    # With patience, the CLI retries until the first task frees the account (cancelled a moment later).
+    threading.Timer(1.5, user.http.delete, [f"/tasks/{first['taskId']}"]).start()
+    result = taxiway(user, "extend", asset["assetId"], "--no-wait", "--busy-interval", "0.3", cwd=tmp_path)
+    task_id = ok(result)
+    assert "account busy" in result.stderr and "1 task(s) running" in result.stderr
+    assert user.task(task_id)["status"] == "PENDING"
+
+
+def test_ctrl_c_cancels_the_task_on_the_server(idle_server: Server, clip: Path, tmp_path: Path) -> None:
+    user = idle_server.new_user()
+    user.create_account()
+    env = os.environ | {"TAXIWAY_BASE_URL": user.base_url, "TAXIWAY_API_TOKEN": user.token}
+    process = subprocess.Popen(
+        [TAXIWAY, "upscale", str(clip)], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    while not user.http.get("/tasks/").json():  # the task exists: the CLI is following it now
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.1)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "cancelling task" in stderr and "CANCELLED" in stderr and "Traceback" not in stderr
+    (task,) = user.http.get("/tasks/").json()
+    assert task["status"] == "CANCELLED"
+    assert not (tmp_path / "clip-4k.mp4").exists()
+
+
+def test_every_command_has_help() -> None:
+    runner = CliRunner()
+    commands = [
+        [], ["upscale"], ["restyle"], ["expand"], ["extend"], ["serve"],
+        ["tasks"], ["tasks", "ls"], ["tasks", "show"], ["tasks", "wait"], ["tasks", "download"],
+        ["tasks", "cancel"], ["tasks", "rm"],
+        ["assets"], ["assets", "ls"], ["assets", "show"], ["assets", "upload"], ["assets", "rm"],
+        ["accounts"], ["accounts", "ls"], ["accounts", "show"], ["accounts", "set"], ["accounts", "rm"],
+        ["accounts", "credits"],
+        ["admin"], ["admin", "user", "create"], ["admin", "credits", "grant"], ["db", "upgrade"],
+    ]  # fmt: skip
+    for command in commands:
+        result = runner.invoke(app, [*command, "--help"])
+        assert result.exit_code == 0, (command, result.output)
+        assert "Usage" in result.output
