@@ -24,7 +24,8 @@ TAXIWAY = str(Path(sys.executable).parent / "taxiway")
 
 def taxiway(api: Api, *args: str, cwd: Path, token: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the installed command as a user would, with the server and token in the environment."""
-    env = os.environ | {"TAXIWAY_BASE_URL": api.base_url, "TAXIWAY_API_TOKEN": api.token if token is None else token}
+    token = api.token if token is None else token
+    env = os.environ | {"TAXIWAY_BASE_URL": api.base_url, "TAXIWAY_API_TOKEN": token}
     return subprocess.run(
         [TAXIWAY, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=240, check=False
     )
