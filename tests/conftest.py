@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from seaweed import SeaweedS3, s3_unavailable_reason
 from support import Api, Receiver, Server, free_port, settings_for_test
 
 PG_ADMIN_URL = os.environ.get("TAXIWAY_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -55,6 +56,27 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return ""
     return request.getfixturevalue("postgres_url")
+
+
+_S3_UNAVAILABLE = s3_unavailable_reason()
+if _S3_UNAVAILABLE and os.environ.get("TAXIWAY_REQUIRE_S3") == "1":
+    raise RuntimeError(f"TAXIWAY_REQUIRE_S3=1 but {_S3_UNAVAILABLE}")
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    """One SeaweedFS S3 server on loopback for the whole session, stopped at its end."""
+    if _S3_UNAVAILABLE:
+        pytest.skip(_S3_UNAVAILABLE)
+    server = SeaweedS3(tmp_path_factory.mktemp("seaweed")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_settings(seaweed: SeaweedS3) -> dict[str, Any]:
+    """Settings overrides for blobs in SeaweedFS, under a prefix no other test uses."""
+    return seaweed.settings_overrides(prefix=f"test-{secrets.token_hex(6)}")
 
 
 @pytest.fixture

@@ -14,6 +14,10 @@ class BlobNotFound(Exception):
     pass
 
 
+class BlobStoreUnavailable(RuntimeError):
+    """The configured store cannot be used (bucket missing, endpoint unreachable, access denied)."""
+
+
 def check_key(key: str) -> str:
     """Keys are relative slash-separated names of safe characters; never '..' or absolute."""
     if not _KEY.match(key) or ".." in key.split("/"):
@@ -36,4 +40,10 @@ class BlobStore(Protocol):
         """Remove a blob; a missing one is not an error."""
         ...
 
-    def delete_prefix(self, prefix: str) -> None: ...
+    def delete_prefix(self, prefix: str) -> None:
+        """Remove `prefix` and every blob under `prefix/`."""
+        ...
+
+    def url_for(self, key: str) -> str | None:
+        """A direct, expiring download link from the store itself, or None if the API serves the blob."""
+        ...

@@ -56,3 +56,7 @@ class LocalBlobStore:
             shutil.rmtree(target, ignore_errors=True)
         else:
             target.unlink(missing_ok=True)
+
+    def url_for(self, key: str) -> None:
+        # Local blobs have no address of their own: the API serves them through signed links.
+        return None

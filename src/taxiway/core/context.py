@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from taxiway.blobs.base import BlobStore
-from taxiway.blobs.local import LocalBlobStore
+from taxiway.blobs.factory import open_blob_store
 from taxiway.core.db import Database
 from taxiway.core.links import Links
 from taxiway.core.security import LinkSigner
@@ -50,15 +50,16 @@ class AppContext:
     def build(cls, settings: Settings, *, run_migrations: bool = True) -> AppContext:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         settings.scratch_dir.mkdir(parents=True, exist_ok=True)
+        # The store first: a missing bucket stops startup before the database is touched.
+        blobs = open_blob_store(settings)
         db = Database(settings.resolved_database_url)
         if run_migrations:
             migrate(db)
-        blobs = LocalBlobStore(settings.resolved_blob_dir)
         signer = LinkSigner(_load_secret_key(settings), settings.signed_url_ttl_seconds)
         return cls(settings=settings, db=db, blobs=blobs, signer=signer)
 
     def links(self, base_url: str | None = None) -> Links:
-        return Links(self.signer, base_url or self.settings.resolved_public_url)
+        return Links(self.signer, base_url or self.settings.resolved_public_url, self.blobs)
 
     def close(self) -> None:
         self.db.dispose()

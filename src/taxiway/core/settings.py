@@ -6,13 +6,15 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from taxiway.blobs.base import check_key
 
 
 def _default_workers() -> int:
@@ -30,6 +32,8 @@ class Settings(BaseSettings):
     database_url: str = ""
     # Local blob root; empty means <data_dir>/blobs.
     blob_dir: Path | None = None
+    # Where assets and artifacts live: "local" (blob_dir, served by the API) or "s3" (presigned links).
+    blob_backend: Literal["local", "s3"] = "local"
     # Base URL put in asset links sent by webhooks (API responses use the request's own base URL).
     public_url: str = ""
     host: str = "127.0.0.1"
@@ -53,6 +57,26 @@ class Settings(BaseSettings):
     # Key for signing download links; several API servers must share one. Empty: <data_dir>/secret.key.
     secret_key: str = ""
 
+    # S3-compatible storage (blob_backend = "s3"): AWS, MinIO, SeaweedFS, R2, ...
+    s3_bucket: str = ""
+    # Keys are stored under this prefix inside the bucket ("" = the bucket's root).
+    s3_prefix: str = ""
+    # Empty means AWS itself; set it for any other S3-compatible service.
+    s3_endpoint_url: str = ""
+    # The address presigned links name, when clients reach the store differently from the servers.
+    s3_public_endpoint_url: str = ""
+    # Empty means boto3's default (AWS_REGION, ~/.aws/config, else us-east-1).
+    s3_region: str = ""
+    # Both empty means boto3's default credential chain (environment, ~/.aws, instance role).
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    # "path" suits most self-hosted stores; "auto" lets boto3 choose (virtual hosts on AWS).
+    s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    # Create the bucket at startup if it is missing (else a missing bucket stops the server).
+    s3_create_bucket: bool = False
+    # Uploads above this size go as multipart, in parts of this size (S3's minimum part is 5 MiB).
+    s3_multipart_part_bytes: int = Field(default=64 * 1024**2, ge=5 * 1024**2)
+
     # Credits.
     default_credits: int = Field(default=1000, ge=0)
     credits_per_second_upscale: float = Field(default=2.0, ge=0)
@@ -73,10 +97,31 @@ class Settings(BaseSettings):
     # Classic upscale: unsharp mask strength after Lanczos (0 = off; 0.3–0.8 is mild).
     upscale_sharpen: float = Field(default=0.0, ge=0, le=2)
 
-    @field_validator("public_url")
+    @field_validator("public_url", "s3_endpoint_url", "s3_public_endpoint_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("s3_prefix")
+    @classmethod
+    def _check_s3_prefix(cls, value: str) -> str:
+        prefix = value.strip("/")
+        if prefix:
+            check_key(prefix)
+        return prefix
+
+    @model_validator(mode="after")
+    def _check_s3(self) -> Settings:
+        if self.blob_backend != "s3":
+            return self
+        if not self.s3_bucket:
+            raise ValueError("blob_backend is 's3' but no bucket is set: set s3_bucket (TAXIWAY_S3_BUCKET)")
+        if bool(self.s3_access_key_id) != bool(self.s3_secret_access_key):
+            raise ValueError(
+                "set both s3_access_key_id and s3_secret_access_key, or neither "
+                "(to use boto3's default credential chain)"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -1,4 +1,7 @@
-"""Downloads through expiring signed links: they work without the bearer token, until they expire."""
+"""Downloads through expiring signed links: they work without the bearer token, until they expire.
+
+Only the local blob backend is served here; an S3 store hands out presigned links of its own.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +20,11 @@ router = APIRouter(tags=["files"])
 @router.get("/files/{key:path}", summary="Download an asset file (signed link).")
 @router.head("/files/{key:path}", include_in_schema=False)
 def download(key: str, ctx: Ctx, expires: int = 0, signature: str = "") -> FileResponse:
-    if not ctx.signer.verify(key, expires, signature):
-        raise ApiError(403, "This link is invalid or has expired; get a fresh one from the asset or task")
     blobs = ctx.blobs
     if not isinstance(blobs, LocalBlobStore):
-        raise NotFound()
+        raise NotFound("This server keeps files in object storage; use the url of the asset or task instead.")
+    if not ctx.signer.verify(key, expires, signature):
+        raise ApiError(403, "This link is invalid or has expired; get a fresh one from the asset or task")
     try:
         path = blobs.path(key)
     except ValueError:

@@ -14,7 +14,7 @@ import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
-from taxiway.blobs.local import LocalBlobStore
+from taxiway.blobs.factory import open_blob_store
 from taxiway.core.settings import Settings
 from taxiway.scheduler.claims import ClaimedTask
 from taxiway.worker.messages import CancelJob, JobProgress, Ready, RunJob, Shutdown
@@ -26,7 +26,7 @@ def child_main(conn: Connection, settings_data: dict[str, Any]) -> None:
         level=logging.INFO, format="%(asctime)s worker[%(process)d] %(levelname)s %(message)s"
     )
     settings = Settings(**settings_data)
-    runner = JobRunner(settings, LocalBlobStore(settings.resolved_blob_dir))
+    runner = JobRunner(settings, open_blob_store(settings))
     jobs: queue.Queue[ClaimedTask | None] = queue.Queue()
     send_lock = threading.Lock()
     stop = threading.Event()
