@@ -162,25 +162,43 @@ def test_a_busy_account_is_waited_out(idle_server: Server, clip: Path, tmp_path:
     assert user.task(task_id)["status"] == "PENDING"
 
 
-def test_ctrl_c_cancels_the_task_on_the_server(idle_server: Server, clip: Path, tmp_path: Path) -> None:
-    user = idle_server.new_user()
-    user.create_account()
+def _interrupt_once_following(user: Api, args: list[str], cwd: Path) -> str:
+    """Run the command, press Ctrl-C once it follows a task, and answer its stderr (exit code 130)."""
     env = os.environ | {"TAXIWAY_BASE_URL": user.base_url, "TAXIWAY_API_TOKEN": user.token}
-    process = subprocess.Popen(
-        [TAXIWAY, "upscale", str(clip)], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True
-    )
+    process = subprocess.Popen([TAXIWAY, *args], cwd=cwd, env=env, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not user.http.get("/tasks/").json():  # the task exists: the CLI is following it now
         assert time.monotonic() < deadline and process.poll() is None
         time.sleep(0.1)
-    time.sleep(0.5)
+    time.sleep(1.0)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
-    assert "cancelling task" in stderr and "CANCELLED" in stderr and "Traceback" not in stderr
+    assert "Traceback" not in stderr
+    return stderr
+
+
+def test_ctrl_c_cancels_the_task_on_the_server(idle_server: Server, clip: Path, tmp_path: Path) -> None:
+    user = idle_server.new_user()
+    user.create_account()
+    stderr = _interrupt_once_following(user, ["upscale", str(clip)], tmp_path)
+    assert "cancelling task" in stderr and "CANCELLED" in stderr
     (task,) = user.http.get("/tasks/").json()
     assert task["status"] == "CANCELLED"
     assert not (tmp_path / "clip-4k.mp4").exists()
+
+
+def test_ctrl_c_in_tasks_wait_only_stops_watching(idle_server: Server, clip: Path, tmp_path: Path) -> None:
+    user = idle_server.new_user()
+    user.create_account()
+    asset = user.upload(clip, "video/mp4")
+    task = user.create("videos/upscale", {"videoAssetId": asset["assetId"]}).json()
+    stderr = _interrupt_once_following(user, ["tasks", "wait", task["taskId"]], tmp_path)
+    assert "stopped waiting" in stderr
+    assert user.task(task["taskId"])["status"] == "PENDING"
+    cancelled = taxiway(user, "tasks", "cancel", task["taskId"], cwd=tmp_path)
+    ok(cancelled)
+    assert "CANCELLED" in cancelled.stderr and user.task(task["taskId"])["status"] == "CANCELLED"
 
 
 def test_every_command_has_help() -> None:

@@ -42,8 +42,11 @@ def report_busy(wait: BusyWait) -> None:
     )
 
 
-def follow(client: Client, task: Task, *, timeout: float | None) -> Task:
-    """The task's final state (raises TaskFailed, TaskCancelled or Timeout like Client.wait)."""
+def follow(client: Client, task: Task, *, timeout: float | None, cancel_on_interrupt: bool = True) -> Task:
+    """The task's final state (raises TaskFailed, TaskCancelled or Timeout like Client.wait).
+
+    Ctrl-C cancels the task when this command created it; a watcher (`tasks wait`) only stops watching.
+    """
     clock = RunClock()
     columns = (
         SpinnerColumn(),
@@ -68,7 +71,10 @@ def follow(client: Client, task: Task, *, timeout: float | None) -> Task:
             return client.wait(task, timeout=timeout, on_progress=show)
         except KeyboardInterrupt:
             progress.stop()
-            cancel_after_interrupt(client, task)
+            if cancel_on_interrupt:
+                cancel_after_interrupt(client, task)
+            err.print(f"stopped waiting; task {task.task_id} goes on")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 def cancel_after_interrupt(client: Client, task: Task) -> NoReturn:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -176,126 +177,99 @@ def _report(task: Task, saved: Path | None, as_json: bool) -> None:
         typer.echo(artifact.url)
 
 
+def _shared_options(
+    output: OutputOption = None,
+    force: ForceOption = False,
+    as_json: JsonOption = False,
+    no_wait: NoWaitOption = False,
+    no_download: NoDownloadOption = False,
+    timeout: TimeoutOption = None,
+    email: EmailOption = None,
+    explore: ExploreOption = False,
+    busy_timeout: BusyTimeoutOption = 600.0,
+    busy_interval: BusyIntervalOption = 10.0,
+    url: UrlOption = None,
+    token: TokenOption = None,
+) -> None:
+    """The options every operation command takes, declared once (see operation_command)."""
+
+
+_SOURCE = inspect.Parameter("source", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=SourceArgument)
+_SHARED = list(inspect.signature(_shared_options, eval_str=True).parameters.values())
+
+
+def operation_command(app: typer.Typer, suffix: str) -> Callable[[Callable[..., Task]], Callable[..., Task]]:
+    """Register `create(client, asset_id, options, **own)` as a command taking SOURCE, its own
+    arguments and the shared options, which run_operation turns into upload, follow and download."""
+
+    def register(create: Callable[..., Task]) -> Callable[..., Task]:
+        own = list(inspect.signature(create, eval_str=True).parameters.values())[3:]
+
+        def command(**values: Any) -> None:
+            run = Run(source=values.pop("source"), **{p.name: values.pop(p.name) for p in _SHARED})
+            run_operation(run, suffix, lambda client, asset, opts: create(client, asset, opts, **values))
+
+        parameters = [_SOURCE, *own, *_SHARED]
+        command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in parameters}
+        command.__name__, command.__doc__ = create.__name__, create.__doc__
+        app.command(rich_help_panel="Edit videos")(command)
+        return create
+
+    return register
+
+
 def register(app: typer.Typer) -> None:
     """Add the four operation commands to the root command."""
 
-    @app.command(rich_help_panel="Edit videos")
-    def upscale(
-        source: SourceArgument,
-        output: OutputOption = None,
-        force: ForceOption = False,
-        as_json: JsonOption = False,
-        no_wait: NoWaitOption = False,
-        no_download: NoDownloadOption = False,
-        timeout: TimeoutOption = None,
-        email: EmailOption = None,
-        explore: ExploreOption = False,
-        busy_timeout: BusyTimeoutOption = 600.0,
-        busy_interval: BusyIntervalOption = 10.0,
-        url: UrlOption = None,
-        token: TokenOption = None,
-    ) -> None:
+    @operation_command(app, suffix="4k")
+    def upscale(client: Client, asset: str, options: TaskOptions) -> Task:
         """Upscale a video (at most 40 s) to 4K class, keeping its aspect ratio."""
-        run = Run(**_run_fields(locals()))
-        run_operation(run, "4k", lambda client, asset, options: client.upscale(asset, **options))
+        return client.upscale(asset, **options)
 
-    @app.command(rich_help_panel="Edit videos")
+    @operation_command(app, suffix="restyled")
     def restyle(
-        source: SourceArgument,
+        client: Client,
+        asset: str,
+        options: TaskOptions,
         prompt: Annotated[str, typer.Argument(help="The look you want, e.g. 'film noir'.")],
         strength: Annotated[
-            float | None,
-            typer.Option("--strength", min=0, max=10, help="0 (subtle) … 10 (strongest)."),
+            float | None, typer.Option("--strength", min=0, max=10, help="0 (subtle) … 10 (strongest).")
         ] = None,
         aspect: AspectOption = None,
         seconds: Annotated[int | None, typer.Option("--seconds", help="Output length: 5 or 10.")] = None,
         seed: SeedOption = None,
-        output: OutputOption = None,
-        force: ForceOption = False,
-        as_json: JsonOption = False,
-        no_wait: NoWaitOption = False,
-        no_download: NoDownloadOption = False,
-        timeout: TimeoutOption = None,
-        email: EmailOption = None,
-        explore: ExploreOption = False,
-        busy_timeout: BusyTimeoutOption = 600.0,
-        busy_interval: BusyIntervalOption = 10.0,
-        url: UrlOption = None,
-        token: TokenOption = None,
-    ) -> None:
+    ) -> Task:
         """Restyle a video guided by a text prompt (video to video)."""
-        run = Run(**_run_fields(locals()))
-        run_operation(
-            run,
-            "restyled",
-            lambda client, asset, options: client.restyle(
-                asset, prompt, strength=strength, aspect_ratio=aspect, seconds=seconds, seed=seed, **options
-            ),
+        return client.restyle(
+            asset, prompt, strength=strength, aspect_ratio=aspect, seconds=seconds, seed=seed, **options
         )
 
-    @app.command(rich_help_panel="Edit videos")
+    @operation_command(app, suffix="expanded")
     def expand(
-        source: SourceArgument,
+        client: Client,
+        asset: str,
+        options: TaskOptions,
         aspect: AspectOption = None,
-        image: Annotated[
-            str | None, typer.Option("--image", help="assetId of an image guiding the new area.")
-        ] = None,
+        image: Annotated[str | None, typer.Option("--image", help="Image assetId for the new area.")] = None,
         prompt: Annotated[str | None, typer.Option("--prompt", help="Optional text prompt.")] = None,
         seconds: Annotated[int | None, typer.Option("--seconds", help="Output length: 5 or 10.")] = None,
         seed: SeedOption = None,
-        output: OutputOption = None,
-        force: ForceOption = False,
-        as_json: JsonOption = False,
-        no_wait: NoWaitOption = False,
-        no_download: NoDownloadOption = False,
-        timeout: TimeoutOption = None,
-        email: EmailOption = None,
-        explore: ExploreOption = False,
-        busy_timeout: BusyTimeoutOption = 600.0,
-        busy_interval: BusyIntervalOption = 10.0,
-        url: UrlOption = None,
-        token: TokenOption = None,
-    ) -> None:
+    ) -> Task:
         """Expand (outpaint) a video to landscape 16:9 or portrait 9:16."""
-        run = Run(**_run_fields(locals()))
-        run_operation(
-            run,
-            "expanded",
-            lambda client, asset, options: client.expand(
-                asset, aspect_ratio=aspect, image=image, prompt=prompt, seconds=seconds, seed=seed, **options
-            ),
+        return client.expand(
+            asset, aspect_ratio=aspect, image=image, prompt=prompt, seconds=seconds, seed=seed, **options
         )
 
-    @app.command(rich_help_panel="Edit videos")
+    @operation_command(app, suffix="extended")
     def extend(
-        source: SourceArgument,
+        client: Client,
+        asset: str,
+        options: TaskOptions,
         seconds: Annotated[int | None, typer.Option("--seconds", help="Seconds to add: 5 or 10.")] = None,
         prompt: Annotated[str | None, typer.Option("--prompt", help="The shot, e.g. 'slow zoom in'.")] = None,
         turbo: Annotated[bool, typer.Option("--turbo", help="gen3turbo/extend: adds 8 s.")] = False,
         seed: SeedOption = None,
-        output: OutputOption = None,
-        force: ForceOption = False,
-        as_json: JsonOption = False,
-        no_wait: NoWaitOption = False,
-        no_download: NoDownloadOption = False,
-        timeout: TimeoutOption = None,
-        email: EmailOption = None,
-        explore: ExploreOption = False,
-        busy_timeout: BusyTimeoutOption = 600.0,
-        busy_interval: BusyIntervalOption = 10.0,
-        url: UrlOption = None,
-        token: TokenOption = None,
-    ) -> None:
+    ) -> Task:
         """Extend a video by 5 or 10 seconds (8 with --turbo)."""
-        run = Run(**_run_fields(locals()))
-        run_operation(
-            run,
-            "extended",
-            lambda client, asset, options: client.extend(
-                asset, seconds=seconds, prompt=prompt, seed=seed, turbo=turbo, **options
-            ),
-        )
-
-
-def _run_fields(arguments: dict[str, object]) -> dict[str, object]:
-    return {name: arguments[name] for name in Run.__dataclass_fields__}
+        return client.extend(asset, seconds=seconds, prompt=prompt, seed=seed, turbo=turbo, **options)

@@ -113,10 +113,10 @@ def tasks_wait(
     url: UrlOption = None,
     token: TokenOption = None,
 ) -> None:
-    """Follow a task with a progress bar until it ends (Ctrl-C cancels it), optionally downloading it."""
+    """Follow a task with a progress bar until it ends, optionally downloading it (Ctrl-C stops watching)."""
 
     def wait(client: Client) -> None:
-        final = follow(client, client.get_task(task), timeout=timeout)
+        final = follow(client, client.get_task(task), timeout=timeout, cancel_on_interrupt=False)
         saved = client.download(final, output) if output else None
         if as_json:
             print_json(final.raw)
