@@ -139,3 +139,14 @@ def receiver() -> Iterator[Receiver]:
     receiver = Receiver()
     yield receiver
     receiver.server.shutdown()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The fault tests' figures, whatever the verbosity: the issue asks for them in every run."""
+    from fault_figures import summary_lines
+
+    lines = summary_lines()
+    if lines:
+        terminalreporter.section("fault-test figures")
+        for line in lines:
+            terminalreporter.write_line(line)
