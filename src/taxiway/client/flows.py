@@ -103,7 +103,7 @@ def call(
             if now - busy_since + delay > policy.busy_timeout_seconds:
                 raise error
             if on_busy is not None:
-                yield Notify(on_busy, BusyWait(error, delay))  # type: ignore[arg-type]
+                yield Notify(on_busy, BusyWait(error, delay))
             yield Sleep(delay)
             busy_waits += 1
             continue
