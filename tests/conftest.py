@@ -150,3 +150,26 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("fault-test figures")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+def _ray_unavailable() -> str | None:
+    from raycluster import ray_unavailable_reason  # imported late: raycluster is a tests/ module
+
+    return ray_unavailable_reason()
+
+
+_RAY_UNAVAILABLE = _ray_unavailable()
+if _RAY_UNAVAILABLE and os.environ.get("TAXIWAY_REQUIRE_RAY") == "1":
+    raise RuntimeError(f"TAXIWAY_REQUIRE_RAY=1 but {_RAY_UNAVAILABLE}")
+
+
+@pytest.fixture(scope="session")
+def ray_head() -> Iterator[Any]:
+    """One Ray head (`ray start --head`) on loopback for the whole session: starting one takes ~8 s."""
+    if _RAY_UNAVAILABLE:
+        pytest.skip(_RAY_UNAVAILABLE)
+    from raycluster import RayHead
+
+    head = RayHead().start()
+    yield head
+    head.stop()

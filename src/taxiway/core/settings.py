@@ -40,8 +40,9 @@ class Settings(BaseSettings):
     port: int = 8000
 
     # Execution: "local" runs supervised worker processes inside `taxiway serve`;
+    # "ray" makes `taxiway serve` API-only while `taxiway dispatcher` runs the work on a Ray cluster;
     # "none" makes this process API-only (another process claims the work).
-    executor: Literal["local", "none"] = "local"
+    executor: Literal["local", "ray", "none"] = "local"
     workers: int = Field(default_factory=_default_workers, ge=0)
     lease_seconds: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=3, ge=1)
@@ -49,6 +50,16 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = Field(default=0.5, gt=0)
     # How long a worker gets to honour a cancel before its process is killed.
     cancel_grace_seconds: float = Field(default=5.0, gt=0)
+
+    # Ray (`taxiway dispatcher`): the cluster to connect to, e.g. "10.0.0.5:6379", "auto", or "ray://…".
+    ray_address: str = ""
+    # Ray namespace the dispatcher's actors live in.
+    ray_namespace: str = "taxiway"
+    # One long-lived actor per slot: CPU slots for classical engines, GPU slots (num_gpus=1) for neural ones.
+    ray_cpu_slots: int = Field(default=1, ge=0)
+    ray_gpu_slots: int = Field(default=0, ge=0)
+    # CPUs each slot's actor reserves (GPU slots too: encoding runs on the CPU, the H100 has no NVENC).
+    ray_cpus_per_slot: float = Field(default=1.0, gt=0)
 
     # Uploads.
     max_upload_bytes: int = Field(default=2 * 1024**3, gt=0)

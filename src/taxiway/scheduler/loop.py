@@ -18,7 +18,7 @@ import uuid
 from sqlalchemy import select
 
 from taxiway.core.context import AppContext
-from taxiway.executors.local.supervisor import LocalExecutor
+from taxiway.executors.base import Executor
 from taxiway.scheduler.claims import claim_next, mark_throttled
 from taxiway.store.models import Task
 from taxiway.tasks import lifecycle, states
@@ -34,7 +34,7 @@ def new_owner_id() -> str:
 
 
 class Scheduler:
-    def __init__(self, ctx: AppContext, executor: LocalExecutor) -> None:
+    def __init__(self, ctx: AppContext, executor: Executor) -> None:
         self.ctx = ctx
         self.executor = executor
         self.owner = new_owner_id()

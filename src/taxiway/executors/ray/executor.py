@@ -1,0 +1,75 @@
+"""The Ray executor: a fixed set of slots, each a long-lived actor on an existing Ray cluster.
+
+It satisfies the same interface as the local executor (executors/base.py), so the scheduler that
+claims, renews leases and applies cancels is the very same code in `taxiway serve` and in
+`taxiway dispatcher`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import ray
+
+from taxiway.core.context import AppContext
+from taxiway.core.settings import Settings
+from taxiway.executors.ray.actor import SlotWorker
+from taxiway.executors.ray.slot import RaySlot, SlotSpec
+
+
+def slot_specs(settings: Settings) -> list[SlotSpec]:
+    """CPU slots for classical engines, then GPU slots (one GPU each) for neural ones."""
+    cpus = settings.ray_cpus_per_slot
+    return [SlotSpec(f"cpu-{index}", cpus, 0) for index in range(settings.ray_cpu_slots)] + [
+        SlotSpec(f"gpu-{index}", cpus, 1) for index in range(settings.ray_gpu_slots)
+    ]
+
+
+def worker_settings(settings: Settings) -> dict[str, Any]:
+    """The settings an actor is built from: what engines and the blob store need, nothing more.
+
+    Paths are made absolute because an actor's working directory is Ray's, not ours. The database
+    URL and the link-signing key stay behind: workers never touch the database or sign links.
+    """
+    data = settings.model_dump(mode="json")
+    data["data_dir"] = str(settings.data_dir.resolve())
+    if settings.blob_dir is not None:
+        data["blob_dir"] = str(settings.blob_dir.resolve())
+    data["database_url"] = ""
+    data["secret_key"] = ""
+    return data
+
+
+class RayExecutor:
+    """One RaySlot per configured slot, all owned by this (dispatcher) process."""
+
+    def __init__(self, ctx: AppContext, specs: list[SlotSpec]) -> None:
+        actor_class = ray.remote(SlotWorker)
+        data = worker_settings(ctx.settings)
+        self.slots = [RaySlot(ctx, spec, actor_class, data) for spec in specs]
+
+    @property
+    def size(self) -> int:
+        return len(self.slots)
+
+    def start(self) -> None:
+        for slot in self.slots:
+            slot.start()
+
+    def idle_slots(self) -> list[RaySlot]:
+        return [slot for slot in self.slots if slot.idle]
+
+    def in_flight(self) -> list[tuple[str, int]]:
+        return [job for slot in self.slots if (job := slot.in_flight()) is not None]
+
+    def cancel(self, task_id: str) -> None:
+        for slot in self.slots:
+            slot.cancel(task_id)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        for slot in self.slots:
+            slot.request_stop()
+        deadline = time.monotonic() + timeout
+        for slot in self.slots:
+            slot.join(max(0.1, deadline - time.monotonic()))
