@@ -15,12 +15,13 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from support import free_ports
 
 START_TIMEOUT_SECONDS = 90.0
 BIN = Path(sys.executable).parent
@@ -48,14 +49,6 @@ def ray_unavailable_reason() -> str | None:
     return None
 
 
-def _free_ports(count: int) -> list[int]:
-    with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-
-
 def _process_alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -71,7 +64,7 @@ class RayHead:
         # Short on purpose: Ray's unix sockets live under it and their paths must stay < 108 bytes.
         self.temp_dir = Path(tempfile.mkdtemp(prefix="twray-", dir="/tmp"))
         self.log_path = self.temp_dir / "ray-start.log"
-        self.ports = dict(zip(PORT_OPTIONS, _free_ports(len(PORT_OPTIONS)), strict=True))
+        self.ports = dict(zip(PORT_OPTIONS, free_ports(len(PORT_OPTIONS)), strict=True))
         self.address = f"127.0.0.1:{self.ports['port']}"
         self.num_cpus = num_cpus
         self.token = secrets.token_hex(16)

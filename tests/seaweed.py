@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from support import free_ports
 
 ACCESS_KEY = "taxiway-test"
 SECRET_KEY = "taxiway-test-secret"
@@ -51,15 +52,6 @@ def s3_unavailable_reason() -> str | None:
     return None
 
 
-def _free_ports(count: int) -> list[int]:
-    # All sockets stay bound until every port is chosen, so no two of them come out equal.
-    with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-
-
 def s3_client(endpoint_url: str, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY) -> Any:
     """A plain boto3 client, for tests to look at the bucket behind the store's back."""
     from taxiway.blobs.s3 import make_client
@@ -78,7 +70,7 @@ class SeaweedS3:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.ports = dict(zip(PORT_NAMES, _free_ports(len(PORT_NAMES)), strict=True))
+        self.ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES)), strict=True))
         self.endpoint_url = f"http://127.0.0.1:{self.ports['s3.port']}"
         self.log_path = workdir / "weed.log"
         self._process: subprocess.Popen[bytes] | None = None

@@ -8,8 +8,9 @@ workers, time limits) is the executor's to record with `tasks.lifecycle`, fenced
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from taxiway.scheduler.claims import ClaimedTask
 
@@ -45,3 +46,55 @@ class Executor(Protocol):
     def stop(self, timeout: float = 15.0) -> None:
         """Hand running attempts back (no attempt counted) and shut the slots down."""
         ...
+
+
+class SupervisedSlot(Slot, Protocol):
+    """A slot with a thread of its own that supervises one worker (a child process, a Ray actor)."""
+
+    @property
+    def idle(self) -> bool: ...
+
+    def start(self) -> None: ...
+
+    def in_flight(self) -> tuple[str, int] | None: ...
+
+    def cancel(self, task_id: str) -> None: ...
+
+    def request_stop(self) -> None: ...
+
+    def join(self, timeout: float) -> None: ...
+
+
+S = TypeVar("S", bound=SupervisedSlot)
+
+
+class SlotPool(Generic[S]):
+    """An Executor made of supervised slots: the bookkeeping both backends share."""
+
+    def __init__(self, slots: list[S]) -> None:
+        self.slots = slots
+
+    @property
+    def size(self) -> int:
+        return len(self.slots)
+
+    def start(self) -> None:
+        for slot in self.slots:
+            slot.start()
+
+    def idle_slots(self) -> list[S]:
+        return [slot for slot in self.slots if slot.idle]
+
+    def in_flight(self) -> list[tuple[str, int]]:
+        return [job for slot in self.slots if (job := slot.in_flight()) is not None]
+
+    def cancel(self, task_id: str) -> None:
+        for slot in self.slots:
+            slot.cancel(task_id)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        for slot in self.slots:
+            slot.request_stop()
+        deadline = time.monotonic() + timeout
+        for slot in self.slots:
+            slot.join(max(0.1, deadline - time.monotonic()))

@@ -16,6 +16,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from taxiway.core.context import AppContext
+from taxiway.executors.base import SlotPool
 from taxiway.executors.local.child import child_main
 from taxiway.scheduler.claims import ClaimedTask
 from taxiway.tasks import lifecycle
@@ -276,33 +277,8 @@ class WorkerSlot:
             process.join(5)
 
 
-class LocalExecutor:
+class LocalExecutor(SlotPool[WorkerSlot]):
     """A fixed set of worker slots inside this server process."""
 
     def __init__(self, ctx: AppContext, workers: int) -> None:
-        self.slots = [WorkerSlot(ctx, index) for index in range(workers)]
-
-    @property
-    def size(self) -> int:
-        return len(self.slots)
-
-    def start(self) -> None:
-        for slot in self.slots:
-            slot.start()
-
-    def idle_slots(self) -> list[WorkerSlot]:
-        return [slot for slot in self.slots if slot.idle]
-
-    def in_flight(self) -> list[tuple[str, int]]:
-        return [job for slot in self.slots if (job := slot.in_flight()) is not None]
-
-    def cancel(self, task_id: str) -> None:
-        for slot in self.slots:
-            slot.cancel(task_id)
-
-    def stop(self, timeout: float = 15.0) -> None:
-        for slot in self.slots:
-            slot.request_stop()
-        deadline = time.monotonic() + timeout
-        for slot in self.slots:
-            slot.join(max(0.1, deadline - time.monotonic()))
+        super().__init__([WorkerSlot(ctx, index) for index in range(workers)])

@@ -7,13 +7,13 @@ claims, renews leases and applies cancels is the very same code in `taxiway serv
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import ray
 
 from taxiway.core.context import AppContext
 from taxiway.core.settings import Settings
+from taxiway.executors.base import SlotPool
 from taxiway.executors.ray.actor import SlotWorker
 from taxiway.executors.ray.slot import RaySlot, SlotSpec
 
@@ -41,35 +41,10 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     return data
 
 
-class RayExecutor:
+class RayExecutor(SlotPool[RaySlot]):
     """One RaySlot per configured slot, all owned by this (dispatcher) process."""
 
     def __init__(self, ctx: AppContext, specs: list[SlotSpec]) -> None:
         actor_class = ray.remote(SlotWorker)
         data = worker_settings(ctx.settings)
-        self.slots = [RaySlot(ctx, spec, actor_class, data) for spec in specs]
-
-    @property
-    def size(self) -> int:
-        return len(self.slots)
-
-    def start(self) -> None:
-        for slot in self.slots:
-            slot.start()
-
-    def idle_slots(self) -> list[RaySlot]:
-        return [slot for slot in self.slots if slot.idle]
-
-    def in_flight(self) -> list[tuple[str, int]]:
-        return [job for slot in self.slots if (job := slot.in_flight()) is not None]
-
-    def cancel(self, task_id: str) -> None:
-        for slot in self.slots:
-            slot.cancel(task_id)
-
-    def stop(self, timeout: float = 15.0) -> None:
-        for slot in self.slots:
-            slot.request_stop()
-        deadline = time.monotonic() + timeout
-        for slot in self.slots:
-            slot.join(max(0.1, deadline - time.monotonic()))
+        super().__init__([RaySlot(ctx, spec, actor_class, data) for spec in specs])
