@@ -173,3 +173,12 @@ def ray_head() -> Iterator[Any]:
     head = RayHead().start()
     yield head
     head.stop()
+
+
+@pytest.fixture(scope="session")
+def short_clip(media_dir: Path) -> Path:
+    """Half a second of 64×48 with audio: for tests whose output is 4K anyway (upscale), where
+    every source frame costs a 4K encode."""
+    from mediafiles import make_video
+
+    return make_video(media_dir / "short.mp4", width=64, height=48, seconds=0.5, fps=24, audio=True)

@@ -65,14 +65,14 @@ def user(server: Server) -> Api:
     return api
 
 
-def test_upscale_uploads_follows_and_downloads(user: Api, clip: Path, tmp_path: Path) -> None:
-    result = taxiway(user, "upscale", str(clip), "-o", "big.mp4", cwd=tmp_path)
+def test_upscale_uploads_follows_and_downloads(user: Api, short_clip: Path, tmp_path: Path) -> None:
+    result = taxiway(user, "upscale", str(short_clip), "-o", "big.mp4", cwd=tmp_path)
     assert ok(result) == "big.mp4"
     assert _size(tmp_path / "big.mp4") == (4096, 3072)
-    assert "uploaded clip.mp4" in result.stderr and "SUCCEEDED" in result.stderr
+    assert "uploaded short.mp4" in result.stderr and "SUCCEEDED" in result.stderr
     assert "RUNNING" in result.stderr or "100%" in result.stderr  # the progress display
     # The output exists now: refused before anything is uploaded, unless --force.
-    fails(taxiway(user, "upscale", str(clip), "-o", "big.mp4", cwd=tmp_path), "exists; pass --force")
+    fails(taxiway(user, "upscale", str(short_clip), "-o", "big.mp4", cwd=tmp_path), "exists; pass --force")
 
 
 def test_restyle_json_output_is_the_task_object(user: Api, clip: Path, tmp_path: Path) -> None:
