@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import NoReturn
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn
 
 from taxiway.cli.remote import EXIT_INTERRUPTED, err
@@ -13,7 +14,7 @@ from taxiway.client.flows import RunClock
 
 
 def describe(task: Task) -> str:
-    text = task.progress_text or ""
+    text = escape(task.progress_text or "")  # the server's words, not Rich markup
     return f"{task.status:<9} {text}".rstrip()
 
 
@@ -84,5 +85,5 @@ def cancel_after_interrupt(client: Client, task: Task) -> NoReturn:
         state = client.cancel_task(task)
         err.print(f"task is {state.status}")
     except TaxiwayError as exc:
-        err.print(f"[red]error:[/red] could not cancel the task: {exc.message}")
+        err.print(f"[red]error:[/red] could not cancel the task: {escape(exc.message)}")
     raise typer.Exit(EXIT_INTERRUPTED)
