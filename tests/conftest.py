@@ -182,3 +182,19 @@ def short_clip(media_dir: Path) -> Path:
     from mediafiles import make_video
 
     return make_video(media_dir / "short.mp4", width=64, height=48, seconds=0.5, fps=24, audio=True)
+
+
+def _neural_unavailable() -> str | None:
+    import importlib.util
+
+    missing = [
+        name for name in ("torch", "spandrel", "safetensors") if importlib.util.find_spec(name) is None
+    ]
+    if missing:
+        return f"the neural extra is not installed ({', '.join(missing)} missing): pip install -e '.[neural]'"
+    return None
+
+
+_NEURAL_UNAVAILABLE = _neural_unavailable()
+if _NEURAL_UNAVAILABLE and os.environ.get("TAXIWAY_REQUIRE_NEURAL") == "1":
+    raise RuntimeError(f"TAXIWAY_REQUIRE_NEURAL=1 but {_NEURAL_UNAVAILABLE}")

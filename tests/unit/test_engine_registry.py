@@ -12,8 +12,8 @@ from taxiway.tasks.operations import OPERATIONS
 
 def test_every_operation_has_a_named_engine() -> None:
     for op in OPERATIONS.values():
-        assert engine_name(op.engine_operation) is not None, op.path
-        assert engine_name(op.engine_operation).startswith("classic-")
+        assert engine_name(op.engine_operation, Settings()) is not None, op.path
+        assert engine_name(op.engine_operation, Settings()).startswith("classic-")
 
 
 def test_engines_build_and_carry_their_names() -> None:

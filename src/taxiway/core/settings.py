@@ -108,6 +108,18 @@ class Settings(BaseSettings):
     # Classic upscale: unsharp mask strength after Lanczos (0 = off; 0.3–0.8 is mild).
     upscale_sharpen: float = Field(default=0.0, ge=0, le=2)
 
+    # Neural upscale (the `neural` extra): a single-image super-resolution checkpoint spandrel reads
+    # (.pth / .safetensors: Real-ESRGAN, realesr-general, SwinIR, HAT, ...). Empty = classic upscale.
+    upscale_model: str = ""
+    # Where neural engines run: "auto" = CUDA when available, else the CPU.
+    neural_device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Frames per model call; tiles (when a frame is larger than sr_tile_size) go one frame at a time.
+    sr_batch_size: int = Field(default=4, ge=1)
+    # Frames with a side over this many input pixels go through the model in tiles this big (0 = never).
+    sr_tile_size: int = Field(default=512, ge=0)
+    # Input pixels each tile borrows from its neighbours, so that seams do not show.
+    sr_tile_overlap: int = Field(default=16, ge=0)
+
     @field_validator("public_url", "s3_endpoint_url", "s3_public_endpoint_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:

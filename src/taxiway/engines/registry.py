@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from taxiway.core.settings import Settings
 from taxiway.engines.base import Engine, EngineError
@@ -53,13 +54,46 @@ ENGINES: dict[str, EngineSpec] = {
 }
 
 
-def engine_name(operation: str) -> str | None:
-    spec = ENGINES.get(operation)
+def _neural_upscale(settings: Settings) -> Engine:
+    try:
+        from taxiway.engines.neural.sr_upscale import SpandrelUpscale
+    except ImportError as exc:
+        raise EngineError(
+            f"upscale_model is set ({settings.upscale_model}) but the neural engines are not installed "
+            f"on this worker ({exc}): install taxiway[neural], or clear upscale_model.",
+            reason="ENGINE_UNAVAILABLE",
+        ) from exc
+    return SpandrelUpscale(
+        settings.upscale_model,
+        device=settings.neural_device,
+        batch_size=settings.sr_batch_size,
+        tile_size=settings.sr_tile_size,
+        tile_overlap=settings.sr_tile_overlap,
+        preset=settings.x264_preset,
+        crf=settings.x264_crf,
+    )
+
+
+def neural_spec(operation: str, settings: Settings) -> EngineSpec | None:
+    """The neural engine configured for ``operation``, if any (else the classic one runs)."""
+    if operation == "upscale" and settings.upscale_model:
+        # Named without loading anything: the API process never imports torch.
+        return EngineSpec(f"spandrel:{Path(settings.upscale_model).name}"[:100], _neural_upscale)
+    return None
+
+
+def engine_spec(operation: str, settings: Settings) -> EngineSpec | None:
+    return neural_spec(operation, settings) or ENGINES.get(operation)
+
+
+def engine_name(operation: str, settings: Settings) -> str | None:
+    """The name tasks show in ``options.engine``: the configured model's engine, else the classic one."""
+    spec = engine_spec(operation, settings)
     return spec.name if spec else None
 
 
 def build_engine(operation: str, settings: Settings) -> Engine:
-    spec = ENGINES.get(operation)
+    spec = engine_spec(operation, settings)
     if spec is None:
         raise EngineError(
             f"No engine is available for the {operation.replace('_', ' ')} operation on this server yet; "

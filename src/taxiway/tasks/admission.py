@@ -132,7 +132,7 @@ def admit_task(ctx: AppContext, user_id: str, op: Operation, body: dict[str, Any
             params=plan.params,
             options=plan.options,
             input_asset_ids=plan.input_asset_ids,
-            engine=engine_name(op.engine_operation),
+            engine=engine_name(op.engine_operation, ctx.settings),
             status=PENDING,
             reply_url=values["replyUrl"],
             reply_ref=values["replyRef"],

@@ -1,0 +1,416 @@
+"""Neural upscale: a single-image super-resolution checkpoint run with spandrel, frame by frame.
+
+The checkpoint (``.pth`` / ``.safetensors``: Real-ESRGAN, realesr-general, SwinIR, HAT, ...) is
+loaded once, when the worker builds the engine, through ``spandrel.ModelLoader`` - exactly the
+path a user's file takes. Per task:
+
+    decode thread ── batches of RGB frames ─▶ model (this thread) ── RGB frames ─▶ encode thread
+    (VideoDecoder, rgb24)                     (batches, or tiles       (Lanczos to the exact 4K-class
+                                               for big frames)          size, yuv420p, H264Writer)
+
+The three stages overlap through bounded queues; FFmpeg and torch release the GIL. The model's
+own scale (x2, x4, ...) rarely lands on the contract's size, so its output is resized to
+``four_k_class(display size)`` with Lanczos, like the classic engine. Audio and timestamps are
+carried as there. Progress is reported after every batch (and every tile); a StopRequested from
+the callback stops the run within a batch and leaves no output file.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from av.video.frame import VideoFrame
+
+from taxiway.engines.base import EngineError, EngineJob, Progress
+from taxiway.engines.media_errors import undecodable_input_errors
+from taxiway.media.decode import DecodeError, VideoDecoder, copy_timing
+from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET, H264Writer
+from taxiway.media.geometry import four_k_class
+from taxiway.media.scale import Scaler
+
+log = logging.getLogger(__name__)
+
+OUTPUT_NAME = "output.mp4"
+# Batches buffered between decode and model, frames between model and encoder.
+QUEUE_BATCHES = 2
+QUEUE_FRAMES = 8
+_POLL_S = 0.1
+REASON_MODEL = "MODEL_UNUSABLE"
+
+
+class ModelLoadError(EngineError):
+    """The configured checkpoint is missing, unreadable or not an image super-resolution model."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason=REASON_MODEL)
+
+
+def pick_device(setting: str) -> str:
+    """ "auto" → "cuda" when torch sees a GPU, else "cpu"; "cuda" without a GPU is an error."""
+    import torch
+
+    if setting == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError("neural_device is 'cuda' but torch sees no CUDA device on this worker.")
+    return setting
+
+
+def load_sr_model(path: str | Path, device: str) -> Any:
+    """Load ``path`` with spandrel, on ``device``, in eval mode, in the fastest dtype it supports.
+
+    Returns spandrel's ImageModelDescriptor. Raises ModelLoadError with a readable message for a
+    missing file, a corrupt one, an architecture spandrel does not know, or a model that is not a
+    single-image RGB model (e.g. inpainting, video, grayscale).
+    """
+    import torch
+    from spandrel import ImageModelDescriptor, ModelLoader, UnsupportedModelError
+
+    path = Path(path)
+    where = f"{path} (setting upscale_model / TAXIWAY_UPSCALE_MODEL)"
+    if not path.is_file():
+        raise ModelLoadError(f"The upscale model file does not exist: {where}.")
+    try:
+        descriptor = ModelLoader(device=torch.device(device)).load_from_file(path)
+    except UnsupportedModelError as exc:
+        raise ModelLoadError(
+            f"The upscale model {where} has an architecture spandrel does not recognise ({exc})."
+        ) from exc
+    except Exception as exc:  # A truncated or non-checkpoint file fails in torch/safetensors.
+        raise ModelLoadError(
+            f"The upscale model {where} could not be loaded: {type(exc).__name__}: {exc}"
+        ) from exc
+    if not isinstance(descriptor, ImageModelDescriptor) or descriptor.scale < 1:
+        raise ModelLoadError(
+            f"The upscale model {where} is a {descriptor.architecture.name} {descriptor.purpose} model, "
+            "not a single-image super-resolution model."
+        )
+    if descriptor.input_channels != 3 or descriptor.output_channels != 3:
+        raise ModelLoadError(
+            f"The upscale model {where} takes {descriptor.input_channels} and gives "
+            f"{descriptor.output_channels} channels; only RGB (3 → 3) models are supported."
+        )
+    descriptor.eval()
+    if device == "cuda":
+        if descriptor.supports_bfloat16:
+            descriptor.bfloat16()
+        elif descriptor.supports_half:
+            descriptor.half()
+    return descriptor
+
+
+def model_dtype(descriptor: Any) -> Any:
+    return next(descriptor.model.parameters()).dtype
+
+
+def upscale_tensor(
+    run: Callable[[Any], Any],
+    images: Any,
+    *,
+    scale: int,
+    tile: int = 0,
+    overlap: int = 0,
+    on_tile: Callable[[], None] | None = None,
+) -> Any:
+    """Upscale ``images`` (N×3×H×W) with ``run``; in tiles of ``tile`` input pixels when a side
+    exceeds it (0 = never). Each tile reads ``overlap`` extra pixels on every side and keeps only
+    its own area of the result, so tiling matches the whole-frame result away from a model's
+    receptive field. ``on_tile`` is called before each tile (a cancellation point).
+    """
+    import torch
+
+    n, c, h, w = images.shape
+    if tile <= 0 or (h <= tile and w <= tile):
+        return run(images)
+    out = torch.empty((n, c, h * scale, w * scale), dtype=images.dtype, device=images.device)
+    for y in range(0, h, tile):
+        for x in range(0, w, tile):
+            if on_tile is not None:
+                on_tile()
+            y1, x1 = min(y + tile, h), min(x + tile, w)
+            py0, px0 = max(y - overlap, 0), max(x - overlap, 0)
+            py1, px1 = min(y1 + overlap, h), min(x1 + overlap, w)
+            result = run(images[:, :, py0:py1, px0:px1])
+            oy, ox = (y - py0) * scale, (x - px0) * scale
+            out[:, :, y * scale : y1 * scale, x * scale : x1 * scale] = result[
+                :, :, oy : oy + (y1 - y) * scale, ox : ox + (x1 - x) * scale
+            ]
+    return out
+
+
+@dataclass
+class _Batch:
+    frames: list[VideoFrame]  # carry pts/duration/time_base
+    rgb: np.ndarray  # N×H×W×3 uint8, full range
+
+
+@dataclass
+class _Failure:
+    exc: BaseException
+
+
+_END = object()
+
+
+class SpandrelUpscale:
+    """Upscales ``job.video`` with a spandrel SR model to the 4K-class size → ``output.mp4``.
+
+    ``model_path``: the checkpoint; loaded here, once (errors are ModelLoadError).
+    ``device``: "auto" | "cpu" | "cuda". ``batch_size``: frames per model call. ``tile_size``:
+    frames whose longer side exceeds it go through the model in tiles (0 = never), with
+    ``tile_overlap`` pixels of context. ``preset``/``crf``: libx264's.
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        device: str = "auto",
+        batch_size: int = 4,
+        tile_size: int = 512,
+        tile_overlap: int = 16,
+        preset: str = DEFAULT_PRESET,
+        crf: int = DEFAULT_CRF,
+        encoder_threads: int = 0,
+    ) -> None:
+        self.device = pick_device(device)
+        self.model = load_sr_model(model_path, self.device)
+        self.model_path = Path(model_path)
+        self.architecture = self.model.architecture.name
+        self.scale = int(self.model.scale)
+        self.name = f"spandrel:{self.model_path.name}"[:100]  # as registry.engine_name says
+        self.batch_size = max(1, batch_size)
+        self.tile_size = tile_size
+        self.tile_overlap = tile_overlap
+        self.preset = preset
+        self.crf = crf
+        self.encoder_threads = encoder_threads
+        log.info(
+            "loaded %s x%d (%s) on %s as %s",
+            self.architecture,
+            self.scale,
+            self.model_path,
+            self.device,
+            model_dtype(self.model),
+        )
+
+    # -- the model stage -------------------------------------------------------------------------
+
+    def upscale_batch(self, rgb: np.ndarray, on_tile: Callable[[], None] | None = None) -> np.ndarray:
+        """N×H×W×3 uint8 → N×(H·s)×(W·s)×3 uint8."""
+        import torch
+
+        try:
+            return self._upscale_batch(rgb, on_tile)
+        except torch.cuda.OutOfMemoryError as exc:
+            raise EngineError(
+                f"The GPU ran out of memory upscaling {rgb.shape[0]} frame(s) of "
+                f"{rgb.shape[2]}×{rgb.shape[1]} with {self.architecture}: "
+                "lower sr_batch_size or sr_tile_size.",
+                reason="OUT_OF_MEMORY",
+            ) from exc
+
+    def _upscale_batch(self, rgb: np.ndarray, on_tile: Callable[[], None] | None) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            x = torch.from_numpy(rgb).to(self.device).permute(0, 3, 1, 2)
+            x = x.to(model_dtype(self.model)).div_(255.0)
+            # spandrel's descriptor pads to the model's size requirements and crops the result.
+            y = upscale_tensor(
+                self.model,
+                x,
+                scale=self.scale,
+                tile=self.tile_size,
+                overlap=self.tile_overlap,
+                on_tile=on_tile,
+            )
+            y = y.float().clamp_(0, 1).mul_(255.0).round_().to(torch.uint8)
+            return y.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+    # -- one task ------------------------------------------------------------------------------------
+
+    def run(self, job: EngineJob, progress: Progress) -> Path:
+        if job.video is None or job.video_info is None:
+            raise EngineError("The upscale operation needs a video.", reason="BAD_INPUT")
+        info = job.video_info
+        width, height = four_k_class(info.width, info.height)
+        total = max(1, info.frame_count or 1)
+        job.output_dir.mkdir(parents=True, exist_ok=True)
+        target = job.output_dir / OUTPUT_NAME
+        progress(0, total, f"upscaling {info.width}×{info.height} with {self.architecture} x{self.scale}")
+
+        with (
+            undecodable_input_errors(),
+            VideoDecoder(job.video) as decoder,
+            H264Writer(
+                target,
+                width=width,
+                height=height,
+                time_base=decoder.time_base,
+                frame_rate=decoder.frame_rate,
+                crf=self.crf,
+                preset=self.preset,
+                audio_source=job.video if info.has_audio else None,
+                threads=self.encoder_threads,
+            ) as writer,
+        ):
+            done = self._pipeline(decoder, writer, Scaler(width, height), progress, total)
+            progress(done, max(total, done + 1), "finishing")
+            writer.finish()
+        progress(done, done)
+        return target
+
+    def _pipeline(
+        self, decoder: VideoDecoder, writer: H264Writer, scaler: Scaler, progress: Progress, total: int
+    ) -> int:
+        stop = threading.Event()
+        batches: queue.Queue[object] = queue.Queue(maxsize=QUEUE_BATCHES)
+        upscaled: queue.Queue[object] = queue.Queue(maxsize=QUEUE_FRAMES)
+        encoded = [0]
+        encode_failure: list[BaseException] = []
+        decode_thread = threading.Thread(
+            target=self._decode, args=(decoder, batches, stop), name="taxiway-sr-decode", daemon=True
+        )
+        encode_thread = threading.Thread(
+            target=_encode,
+            args=(decoder, writer, scaler, upscaled, stop, encoded, encode_failure),
+            name="taxiway-sr-encode",
+            daemon=True,
+        )
+
+        def report(text: str | None = None) -> None:
+            if encode_failure:
+                raise encode_failure[0]
+            # frame_count can be an estimate: never report more than 100 % while still working.
+            progress(encoded[0], max(total, encoded[0] + 1), text)
+
+        decode_thread.start()
+        encode_thread.start()
+        try:
+            while True:
+                try:
+                    item = batches.get(timeout=0.5)
+                except queue.Empty:
+                    report()
+                    continue
+                if item is _END:
+                    break
+                if isinstance(item, _Failure):
+                    raise item.exc
+                assert isinstance(item, _Batch)
+                out = self.upscale_batch(item.rgb, on_tile=report)
+                for frame, pixels in zip(item.frames, out, strict=True):
+                    if not _put(upscaled, (frame, pixels), stop, report):
+                        break
+                report()
+            _put(upscaled, _END, stop, report)
+            while encode_thread.is_alive():
+                encode_thread.join(timeout=0.5)
+                report()
+            if encode_failure:
+                raise encode_failure[0]
+        finally:
+            stop.set()
+            for q in (batches, upscaled):
+                _drain(q)
+            decode_thread.join()
+            encode_thread.join()
+        if encoded[0] == 0:
+            raise DecodeError("The video has no decodable frames.", frames_done=0, seconds=0.0)
+        return encoded[0]
+
+    def _decode(self, decoder: VideoDecoder, batches: queue.Queue[object], stop: threading.Event) -> None:
+        try:
+            for batch in _batched(decoder.frames(), self.batch_size):
+                if not _put(batches, batch, stop):
+                    return
+            _put(batches, _END, stop)
+        except BaseException as exc:  # Re-raised on the model thread.
+            _put(batches, _Failure(exc), stop)
+
+
+def _batched(frames: Iterator[VideoFrame], size: int) -> Iterator[_Batch]:
+    """Frames as RGB batches of ``size``.
+
+    The YUV → RGB conversion goes through the same swscale graph as the classic engine, so the
+    source's matrix and range are honoured (PyAV's own conversion assumes BT.601). Every frame is
+    converted at the first frame's size, rounded up to even (a 1-pixel stretch at most, before the
+    model), so a batch always stacks and a mid-stream size change cannot break the pipeline.
+    """
+    to_rgb: Scaler | None = None
+    pending: list[VideoFrame] = []
+    arrays: list[np.ndarray] = []
+    for frame in frames:
+        if to_rgb is None:
+            to_rgb = Scaler(
+                frame.width + frame.width % 2,
+                frame.height + frame.height % 2,
+                pix_fmt="rgb24",
+                full_range=True,
+                interpolation="bicubic",
+            )
+        pending.append(frame)
+        arrays.append(to_rgb(frame).to_ndarray())
+        if len(pending) == size:
+            yield _Batch(pending, np.stack(arrays))
+            pending, arrays = [], []
+    if pending:
+        yield _Batch(pending, np.stack(arrays))
+
+
+def _encode(
+    decoder: VideoDecoder,
+    writer: H264Writer,
+    scaler: Scaler,
+    upscaled: queue.Queue[object],
+    stop: threading.Event,
+    encoded: list[int],
+    failure: list[BaseException],
+) -> None:
+    try:
+        while not stop.is_set():
+            try:
+                item = upscaled.get(timeout=_POLL_S)
+            except queue.Empty:
+                continue
+            if item is _END:
+                return
+            source, pixels = item  # type: ignore[misc]
+            frame = VideoFrame.from_ndarray(pixels, format="rgb24")
+            copy_timing(source, frame)
+            if encoded[0] == 0 and decoder.start_time is not None:
+                writer.set_source_start(decoder.start_time)
+            writer.write(scaler(frame))
+            encoded[0] += 1
+    except BaseException as exc:  # Re-raised on the model thread.
+        failure.append(exc)
+
+
+def _put(
+    q: queue.Queue[object], item: object, stop: threading.Event, tick: Callable[[], None] | None = None
+) -> bool:
+    """Put unless told to stop; calls ``tick`` (progress, which may raise) while the queue is full."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=_POLL_S)
+            return True
+        except queue.Full:
+            if tick is not None:
+                tick()
+    return False
+
+
+def _drain(q: queue.Queue[object]) -> None:
+    while True:
+        try:
+            q.get_nowait()
+        except queue.Empty:
+            return
