@@ -1,15 +1,19 @@
-"""Media failures inside an engine become EngineErrors users can read, all with one reason."""
+"""Media failures inside an engine become EngineErrors users can read, all with one reason; and the
+decode-to-encode frame every engine runs inside."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from fractions import Fraction
+from pathlib import Path
 
 import av
 
 from taxiway.engines.base import EngineError
 from taxiway.media.containers import describe_av_error
-from taxiway.media.decode import DecodeError
+from taxiway.media.decode import DecodeError, VideoDecoder
+from taxiway.media.encode import H264Writer
 
 # The reason of every failure caused by input that turned out undecodable part-way through.
 REASON_UNDECODABLE = "INPUT_UNDECODABLE"
@@ -27,3 +31,38 @@ def undecodable_input_errors() -> Iterator[None]:
         raise EngineError(
             f"The video could not be processed: {describe_av_error(exc)}.", reason=REASON_UNDECODABLE
         ) from exc
+
+
+@contextmanager
+def reencoding(
+    source: Path,
+    target: Path,
+    *,
+    width: int,
+    height: int,
+    has_audio: bool,
+    crf: int,
+    preset: str,
+    threads: int,
+    until: float | Fraction | None = None,
+    pad_audio: bool = False,
+) -> Iterator[tuple[VideoDecoder, H264Writer]]:
+    """Decode `source` and encode `target` at width×height with the source's timing and (if it has
+    one) its audio: the frame of every engine, with damaged input turned into EngineErrors."""
+    with (
+        undecodable_input_errors(),
+        VideoDecoder(source, until=until) as decoder,
+        H264Writer(
+            target,
+            width=width,
+            height=height,
+            time_base=decoder.time_base,
+            frame_rate=decoder.frame_rate,
+            crf=crf,
+            preset=preset,
+            audio_source=source if has_audio else None,
+            threads=threads,
+            pad_audio=pad_audio,
+        ) as writer,
+    ):
+        yield decoder, writer

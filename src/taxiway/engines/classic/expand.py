@@ -28,9 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from taxiway.engines.base import EngineError, EngineJob, Progress
-from taxiway.engines.media_errors import REASON_UNDECODABLE, undecodable_input_errors
-from taxiway.media.decode import VideoDecoder
-from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET, H264Writer
+from taxiway.engines.media_errors import REASON_UNDECODABLE, reencoding
+from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET
 from taxiway.media.expand_fill import SMOOTHING_S, Compositor, ImageError, Planes, image_fill, load_image
 from taxiway.media.expand_layout import ASPECTS, ExpandLayout, expand_layout
 from taxiway.media.pipeline import transcode_frames
@@ -89,21 +88,17 @@ class ClassicExpand:
         # One swscale thread: the picture is at most 1920 wide and the encoder wants the other cores.
         scaler = Scaler(layout.picture_width, layout.picture_height, interpolation="lanczos", threads=1)
         compositor = Compositor(layout, image=image, smoothing_s=self.smoothing_s)
-        with (
-            undecodable_input_errors(),
-            VideoDecoder(job.video, until=seconds) as decoder,
-            H264Writer(
-                target,
-                width=layout.width,
-                height=layout.height,
-                time_base=decoder.time_base,
-                frame_rate=decoder.frame_rate,
-                crf=self.crf,
-                preset=self.preset,
-                audio_source=job.video if info.has_audio else None,
-                threads=self.encoder_threads,
-            ) as writer,
-        ):
+        with reencoding(
+            job.video,
+            target,
+            width=layout.width,
+            height=layout.height,
+            has_audio=info.has_audio,
+            crf=self.crf,
+            preset=self.preset,
+            threads=self.encoder_threads,
+            until=seconds,
+        ) as (decoder, writer):
             done = transcode_frames(decoder, lambda frame: compositor(scaler(frame)), writer, on_progress)
             progress(done, max(total, done + 1), "finishing")
             writer.finish()

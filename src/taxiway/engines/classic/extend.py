@@ -41,7 +41,7 @@ import numpy as np
 from av.video.frame import VideoFrame
 
 from taxiway.engines.base import EngineError, EngineJob, Progress
-from taxiway.engines.media_errors import undecodable_input_errors
+from taxiway.engines.media_errors import reencoding
 from taxiway.media.decode import VideoDecoder
 from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET, H264Writer
 from taxiway.media.extend_motion import (
@@ -116,22 +116,17 @@ class ClassicExtend:
             tail.append(out)
             return out
 
-        with (
-            undecodable_input_errors(),
-            VideoDecoder(job.video) as decoder,
-            H264Writer(
-                target,
-                width=width,
-                height=height,
-                time_base=decoder.time_base,
-                frame_rate=decoder.frame_rate,
-                crf=self.crf,
-                preset=self.preset,
-                audio_source=job.video if info.has_audio else None,
-                threads=self.encoder_threads,
-                pad_audio=True,
-            ) as writer,
-        ):
+        with reencoding(
+            job.video,
+            target,
+            width=width,
+            height=height,
+            has_audio=info.has_audio,
+            crf=self.crf,
+            preset=self.preset,
+            threads=self.encoder_threads,
+            pad_audio=True,
+        ) as (decoder, writer):
             done = transcode_frames(decoder, keep, writer, lambda n: progress(n, max(estimate, n + 1)))
             writer.end_audio_source()  # The source's sound ends with its pictures; silence follows.
             count = max(1, round(seconds * decoder.frame_rate))

@@ -46,9 +46,8 @@ from av.video.frame import VideoFrame
 
 from taxiway.engines.base import EngineError, EngineJob, Progress
 from taxiway.engines.classic.looks import LookChoice, resolve_look
-from taxiway.engines.media_errors import undecodable_input_errors
-from taxiway.media.decode import VideoDecoder
-from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET, H264Writer
+from taxiway.engines.media_errors import reencoding
+from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET
 from taxiway.media.pipeline import transcode_frames
 from taxiway.media.restyle_frames import CropScaleRGB, RGBToVideoFrame
 from taxiway.media.restyle_looks import LookRenderer
@@ -167,21 +166,17 @@ class ClassicRestyle:
             # The expected count is an estimate: never report more than 100 % while still working.
             progress(done, max(total, done + 1))
 
-        with (
-            undecodable_input_errors(),
-            VideoDecoder(job.video, until=settings.seconds) as decoder,
-            H264Writer(
-                target,
-                width=settings.width,
-                height=settings.height,
-                time_base=decoder.time_base,
-                frame_rate=decoder.frame_rate,
-                crf=self.crf,
-                preset=self.preset,
-                audio_source=job.video if info.has_audio else None,
-                threads=self.encoder_threads,
-            ) as writer,
-        ):
+        with reencoding(
+            job.video,
+            target,
+            width=settings.width,
+            height=settings.height,
+            has_audio=info.has_audio,
+            crf=self.crf,
+            preset=self.preset,
+            threads=self.encoder_threads,
+            until=settings.seconds,
+        ) as (decoder, writer):
             done = transcode_frames(decoder, _Restyler(settings, self.filter_threads), writer, on_progress)
             progress(done, max(total, done + 1), "finishing")
             writer.finish()

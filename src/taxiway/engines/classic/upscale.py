@@ -11,9 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from taxiway.engines.base import EngineError, EngineJob, Progress
-from taxiway.engines.media_errors import undecodable_input_errors
-from taxiway.media.decode import VideoDecoder
-from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET, H264Writer
+from taxiway.engines.media_errors import reencoding
+from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET
 from taxiway.media.geometry import four_k_class
 from taxiway.media.pipeline import transcode_frames
 from taxiway.media.scale import Scaler
@@ -67,21 +66,16 @@ class ClassicUpscale:
         scaler = Scaler(
             width, height, interpolation=self.interpolation, threads=self.scaler_threads, sharpen=self.sharpen
         )
-        with (
-            undecodable_input_errors(),
-            VideoDecoder(job.video) as decoder,
-            H264Writer(
-                target,
-                width=width,
-                height=height,
-                time_base=decoder.time_base,
-                frame_rate=decoder.frame_rate,
-                crf=self.crf,
-                preset=self.preset,
-                audio_source=job.video if info.has_audio else None,
-                threads=self.encoder_threads,
-            ) as writer,
-        ):
+        with reencoding(
+            job.video,
+            target,
+            width=width,
+            height=height,
+            has_audio=info.has_audio,
+            crf=self.crf,
+            preset=self.preset,
+            threads=self.encoder_threads,
+        ) as (decoder, writer):
             done = transcode_frames(decoder, scaler, writer, on_progress)
             progress(done, max(total, done + 1), "finishing")
             writer.finish()

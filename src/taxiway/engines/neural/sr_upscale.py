@@ -29,7 +29,7 @@ import numpy as np
 from av.video.frame import VideoFrame
 
 from taxiway.engines.base import EngineError, EngineJob, Progress
-from taxiway.engines.media_errors import undecodable_input_errors
+from taxiway.engines.media_errors import reencoding
 from taxiway.media.decode import DecodeError, VideoDecoder, copy_timing
 from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET, H264Writer
 from taxiway.media.geometry import four_k_class
@@ -247,21 +247,16 @@ class SpandrelUpscale:
         target = job.output_dir / OUTPUT_NAME
         progress(0, total, f"upscaling {info.width}×{info.height} with {self.architecture} x{self.scale}")
 
-        with (
-            undecodable_input_errors(),
-            VideoDecoder(job.video) as decoder,
-            H264Writer(
-                target,
-                width=width,
-                height=height,
-                time_base=decoder.time_base,
-                frame_rate=decoder.frame_rate,
-                crf=self.crf,
-                preset=self.preset,
-                audio_source=job.video if info.has_audio else None,
-                threads=self.encoder_threads,
-            ) as writer,
-        ):
+        with reencoding(
+            job.video,
+            target,
+            width=width,
+            height=height,
+            has_audio=info.has_audio,
+            crf=self.crf,
+            preset=self.preset,
+            threads=self.encoder_threads,
+        ) as (decoder, writer):
             done = self._pipeline(decoder, writer, Scaler(width, height), progress, total)
             progress(done, max(total, done + 1), "finishing")
             writer.finish()
