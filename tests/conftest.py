@@ -176,6 +176,14 @@ def ray_head() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
+def slow_clip(media_dir: Path) -> Path:
+    """Long enough that a task is surely still running when a test strikes at its worker."""
+    from mediafiles import make_video
+
+    return make_video(media_dir / "slow.mp4", width=320, height=180, seconds=5.0, fps=12, audio=True)
+
+
+@pytest.fixture(scope="session")
 def short_clip(media_dir: Path) -> Path:
     """Half a second of 64×48 with audio: for tests whose output is 4K anyway (upscale), where
     every source frame costs a 4K encode."""

@@ -113,6 +113,17 @@ class Api:
                 raise AssertionError(f"task {task_id} still {task['status']} after {timeout}s: {task}")
             time.sleep(0.1)
 
+    def wait_running_with_progress(self, task_id: str, timeout: float = 60) -> None:
+        """Until the task runs and has reported progress: the moment tests strike at its worker."""
+        deadline = time.monotonic() + timeout
+        while True:
+            task = self.task(task_id)
+            if task["status"] == "RUNNING" and (task["progressRatio"] or 0) > 0:
+                return
+            assert task["status"] in ("PENDING", "THROTTLED", "RUNNING"), task
+            assert time.monotonic() < deadline, task
+            time.sleep(0.02)
+
 
 class Server:
     """A real uvicorn server in a background thread, on a free loopback port."""

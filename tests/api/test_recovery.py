@@ -14,33 +14,14 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from mediafiles import make_video
 from support import API, Api, Server, free_port
 from taxiway.store.models import Asset, Task
-
-
-@pytest.fixture(scope="module")
-def slow_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Long enough that a task is surely still running when we strike."""
-    path = tmp_path_factory.mktemp("slow") / "slow.mp4"
-    return make_video(path, width=320, height=180, seconds=5.0, fps=12, audio=True)
-
-
-def wait_running_with_progress(api: Api, task_id: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        task = api.task(task_id)
-        if task["status"] == "RUNNING" and (task["progressRatio"] or 0) > 0:
-            return
-        assert task["status"] in ("PENDING", "THROTTLED", "RUNNING"), task
-        assert time.monotonic() < deadline, task
-        time.sleep(0.02)
 
 
 def test_killed_worker_reruns_the_task(server: Server, api: Api, slow_clip: Path) -> None:
     asset = api.upload(slow_clip, "video/mp4")
     task = api.create("videos/upscale", {"videoAssetId": asset["assetId"]}).json()
-    wait_running_with_progress(api, task["taskId"])
+    api.wait_running_with_progress(task["taskId"])
     [pid] = server.executor_pids()
     os.kill(pid, signal.SIGKILL)
 
@@ -67,7 +48,7 @@ def test_a_task_that_keeps_killing_its_worker_fails_after_three_attempts(
     asset = api.upload(slow_clip, "video/mp4")
     task = api.create("videos/upscale", {"videoAssetId": asset["assetId"]}).json()
     for _ in range(3):
-        wait_running_with_progress(api, task["taskId"])
+        api.wait_running_with_progress(task["taskId"])
         os.kill(server.executor_pids()[0], signal.SIGKILL)
         deadline = time.monotonic() + 30
         while api.task(task["taskId"])["status"] == "RUNNING":
@@ -179,7 +160,7 @@ def test_server_killed_mid_task_loses_nothing(
     quick = api.upload(clip, "video/mp4")["assetId"]
     tasks = [api.create("videos/upscale", {"videoAssetId": slow}).json()["taskId"]]
     tasks += [api.create("videos/upscale", {"videoAssetId": quick}).json()["taskId"] for _ in range(2)]
-    wait_running_with_progress(api, tasks[0])
+    api.wait_running_with_progress(tasks[0])
 
     serve_process.kill()
     with pytest.raises(httpx.HTTPError):
@@ -205,7 +186,7 @@ def test_graceful_restart_requeues_without_counting_an_attempt(
     task = api.create(
         "videos/upscale", {"videoAssetId": api.upload(slow_clip, "video/mp4")["assetId"]}
     ).json()
-    wait_running_with_progress(api, task["taskId"])
+    api.wait_running_with_progress(task["taskId"])
     serve_process.stop()  # SIGTERM: the worker is stopped and the task handed back
     serve_process.start()
     done = api.wait(task["taskId"], timeout=180)

@@ -105,28 +105,10 @@ def ray_stack(
 
 
 @pytest.fixture(scope="module")
-def slow_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Long enough that a task is surely still running when we strike."""
-    path = tmp_path_factory.mktemp("ray-media") / "slow.mp4"
-    return make_video(path, width=320, height=180, seconds=5.0, fps=12, audio=True)
-
-
-@pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A second of 160×90: quick to upscale even on a busy two-core machine."""
     path = tmp_path_factory.mktemp("ray-media") / "tiny.mp4"
     return make_video(path, width=160, height=90, seconds=1.0, fps=12, audio=True)
-
-
-def wait_running_with_progress(api: Api, task_id: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        task = api.task(task_id)
-        if task["status"] == "RUNNING" and (task["progressRatio"] or 0) > 0:
-            return
-        assert task["status"] in ("PENDING", "THROTTLED", "RUNNING"), task
-        assert time.monotonic() < deadline, task
-        time.sleep(0.02)
 
 
 def upscale(api: Api, asset_id: str) -> dict[str, Any]:
@@ -174,7 +156,7 @@ def test_operations_run_on_ray_actors_and_a_cancel_stops_one(
     # 2. A cancel through HTTP stops the running attempt on its actor, which stays and takes the next.
     slow = api.upload(slow_clip, "video/mp4")["assetId"]
     doomed = upscale(api, slow)
-    wait_running_with_progress(api, doomed["taskId"])
+    api.wait_running_with_progress(doomed["taskId"], timeout=90)
     response = api.http.delete(f"/tasks/{doomed['taskId']}")
     assert response.status_code == 200 and response.json()["status"] == "CANCELLED"
     after = upscale(api, asset)
@@ -192,7 +174,7 @@ def test_a_killed_actor_reruns_its_task_once(ray_stack: RayStack, slow_clip: Pat
     api = ray_stack.api
     asset = api.upload(slow_clip, "video/mp4")["assetId"]
     task = upscale(api, asset)
-    wait_running_with_progress(api, task["taskId"])
+    api.wait_running_with_progress(task["taskId"], timeout=90)
 
     [actor_pid] = dispatcher.actor_pids().values()
     os.kill(actor_pid, signal.SIGKILL)
@@ -222,7 +204,7 @@ def test_a_killed_dispatcher_loses_and_duplicates_nothing(
     quick = api.upload(tiny_clip, "video/mp4")["assetId"]
     tasks = [upscale(api, slow)]
     tasks += [upscale(api, quick) for _ in range(2)]
-    wait_running_with_progress(api, tasks[0]["taskId"])
+    api.wait_running_with_progress(tasks[0]["taskId"], timeout=90)
 
     [actor_pid] = first.actor_pids().values()
     first.kill()
@@ -248,7 +230,7 @@ def test_sigterm_hands_the_running_task_back_without_counting_an_attempt(
     first = ray_stack.start_dispatcher()
     api = ray_stack.api
     task = upscale(api, api.upload(slow_clip, "video/mp4")["assetId"])
-    wait_running_with_progress(api, task["taskId"])
+    api.wait_running_with_progress(task["taskId"], timeout=90)
     [actor_pid] = first.actor_pids().values()
 
     assert first.terminate(timeout=60) == 0, first.log_tail()
