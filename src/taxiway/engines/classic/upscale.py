@@ -8,6 +8,7 @@ calling thread plus x264's own threads. No per-pixel Python anywhere. Audio is c
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from taxiway.engines.base import EngineError, EngineJob, Progress
@@ -15,9 +16,31 @@ from taxiway.engines.media_errors import reencoding
 from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET
 from taxiway.media.geometry import four_k_class
 from taxiway.media.pipeline import transcode_frames
+from taxiway.media.probe import MediaInfo
 from taxiway.media.scale import Scaler
 
 OUTPUT_NAME = "output.mp4"
+
+
+@dataclass(frozen=True)
+class UpscaleTarget:
+    """What every upscale engine derives first: the source, the contract's size, the output path."""
+
+    info: MediaInfo
+    width: int
+    height: int
+    total_frames: int  # an estimate, at least 1
+    path: Path
+
+
+def upscale_target(job: EngineJob) -> UpscaleTarget:
+    """Check the job has a video and fix the 4K-class output size and file (its folder created)."""
+    if job.video is None or job.video_info is None:
+        raise EngineError("The upscale operation needs a video.", reason="BAD_INPUT")
+    info = job.video_info
+    width, height = four_k_class(info.width, info.height)
+    job.output_dir.mkdir(parents=True, exist_ok=True)
+    return UpscaleTarget(info, width, height, max(1, info.frame_count or 1), job.output_dir / OUTPUT_NAME)
 
 
 class ClassicUpscale:
@@ -50,13 +73,8 @@ class ClassicUpscale:
 
     def run(self, job: EngineJob, progress: Progress) -> Path:
         """Upscale, reporting ``progress(frames_done, frames_total)``; returns the output path."""
-        if job.video is None or job.video_info is None:
-            raise EngineError("The upscale operation needs a video.", reason="BAD_INPUT")
-        info = job.video_info
-        width, height = four_k_class(info.width, info.height)
-        total = max(1, info.frame_count or 1)
-        job.output_dir.mkdir(parents=True, exist_ok=True)
-        target = job.output_dir / OUTPUT_NAME
+        plan = upscale_target(job)
+        info, width, height, total, target = plan.info, plan.width, plan.height, plan.total_frames, plan.path
         progress(0, total, f"upscaling {info.width}×{info.height} to {width}×{height}")
 
         def on_progress(done: int) -> None:

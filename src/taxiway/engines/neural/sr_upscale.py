@@ -29,15 +29,14 @@ import numpy as np
 from av.video.frame import VideoFrame
 
 from taxiway.engines.base import EngineError, EngineJob, Progress
+from taxiway.engines.classic.upscale import upscale_target
 from taxiway.engines.media_errors import reencoding
 from taxiway.media.decode import DecodeError, VideoDecoder, copy_timing
 from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET, H264Writer
-from taxiway.media.geometry import four_k_class
 from taxiway.media.scale import Scaler
 
 log = logging.getLogger(__name__)
 
-OUTPUT_NAME = "output.mp4"
 # Batches buffered between decode and model, frames between model and encoder.
 QUEUE_BATCHES = 2
 QUEUE_FRAMES = 8
@@ -238,13 +237,8 @@ class SpandrelUpscale:
     # -- one task ------------------------------------------------------------------------------------
 
     def run(self, job: EngineJob, progress: Progress) -> Path:
-        if job.video is None or job.video_info is None:
-            raise EngineError("The upscale operation needs a video.", reason="BAD_INPUT")
-        info = job.video_info
-        width, height = four_k_class(info.width, info.height)
-        total = max(1, info.frame_count or 1)
-        job.output_dir.mkdir(parents=True, exist_ok=True)
-        target = job.output_dir / OUTPUT_NAME
+        plan = upscale_target(job)  # the same source check, size and output file as classic upscale
+        info, width, height, total, target = plan.info, plan.width, plan.height, plan.total_frames, plan.path
         progress(0, total, f"upscaling {info.width}×{info.height} with {self.architecture} x{self.scale}")
 
         with reencoding(
