@@ -180,7 +180,7 @@ def slow_clip(media_dir: Path) -> Path:
     """Long enough that a task is surely still running when a test strikes at its worker."""
     from mediafiles import make_video
 
-    return make_video(media_dir / "slow.mp4", width=320, height=180, seconds=5.0, fps=12, audio=True)
+    return make_video(media_dir / "slow-5s.mp4", width=320, height=180, seconds=5.0, fps=12, audio=True)
 
 
 @pytest.fixture(scope="session")

@@ -76,7 +76,7 @@ def test_tampered_or_expired_links_are_refused(idle_server: Server, clip: Path) 
 
 
 def test_cancel_a_running_task_stops_it_and_refunds(server: Server, api: Api, media_dir: Path) -> None:
-    slow = make_video(media_dir / "slow.mp4", width=320, height=180, seconds=12.0, fps=24, audio=False)
+    slow = make_video(media_dir / "slow-12s.mp4", width=320, height=180, seconds=12.0, fps=24, audio=False)
     asset = api.upload(slow, "video/mp4")
     task = api.create("videos/upscale", {"videoAssetId": asset["assetId"]}).json()
     assert api.http.get("/features").json()["used"]["numPlanCredits"] == 24
