@@ -17,13 +17,15 @@ import json, resource, sys
 from pathlib import Path
 from taxiway.core.settings import Settings
 from taxiway.engines.base import EngineJob
+from taxiway.engines.catalog import choose
 from taxiway.engines.registry import build_engine
 from taxiway.media.probe import probe_file
 
 operation, source, out_dir = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 params = json.loads(sys.argv[4])
 info = probe_file(source, "video")
-engine = build_engine(operation, Settings(x264_preset="ultrafast"))
+settings = Settings(x264_preset="ultrafast")
+engine = build_engine(choose(operation, settings), settings)
 engine.run(EngineJob(operation, params, video=source, video_info=info, output_dir=out_dir), lambda *a: None)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """

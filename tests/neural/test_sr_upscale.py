@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
 from sr_models import save_checkpoint, tiny_compact, tiny_esrgan
 
 from support import Api, Server
 from taxiway.core.settings import Settings
-from taxiway.engines.base import EngineError, EngineJob, StopRequested
-from taxiway.engines.neural.sr_upscale import SpandrelUpscale, upscale_tensor
-from taxiway.engines.registry import build_engine, engine_name
+from taxiway.engines.base import EngineError
+from taxiway.engines.catalog import ENGINE_PACKAGES, choose
+from taxiway.engines.neural.sr_upscale import SpandrelUpscale
+from taxiway.engines.registry import build_engine
 from taxiway.media.geometry import four_k_class
 from taxiway.media.probe import probe_file
 
@@ -117,13 +117,11 @@ def test_bad_checkpoints_fail_clearly_and_a_fixed_one_then_works(
         return task["error"]["errorMessage"]
 
     # Missing: named with its setting.
-    assert error() == (
-        f"The upscale model file does not exist: {model} (setting upscale_model / TAXIWAY_UPSCALE_MODEL)."
-    )
+    assert error() == (f"The upscale model file does not exist: {model}.")
     # Not a checkpoint at all.
     model.write_bytes(b"this is not a model" * 10)
     message = error()
-    assert message.startswith(f"The upscale model {model} (setting upscale_model")
+    assert message.startswith(f"The upscale model {model} could not be loaded")
     assert "could not be loaded" in message
     # A valid file, an architecture spandrel does not know.
     save_file({"mystery.weight": torch.zeros(3, 3)}, str(model))
@@ -134,13 +132,10 @@ def test_bad_checkpoints_fail_clearly_and_a_fixed_one_then_works(
     assert task["status"] == "SUCCEEDED", task["error"]
 
 
-def test_registry_picks_the_engine_from_the_settings(tmp_path: Path) -> None:
-    assert engine_name("upscale", Settings()) == "classic-upscale"
+def test_the_engine_is_built_from_the_configured_checkpoint(tmp_path: Path) -> None:
     model = save_checkpoint(tiny_esrgan(), tmp_path / "x2.safetensors")
     settings = Settings(upscale_model=str(model), neural_device="cpu")
-    assert engine_name("upscale", settings) == "spandrel:x2.safetensors"
-    assert engine_name("expand", settings) == "classic-expand"
-    engine = build_engine("upscale", settings)
+    engine = build_engine(choose("upscale", settings), settings)
     assert isinstance(engine, SpandrelUpscale)
     assert (engine.name, engine.architecture, engine.scale, engine.device) == (
         "spandrel:x2.safetensors",
@@ -151,94 +146,12 @@ def test_registry_picks_the_engine_from_the_settings(tmp_path: Path) -> None:
 
 
 def test_a_model_without_the_neural_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-
-    monkeypatch.setitem(sys.modules, "taxiway.engines.neural.sr_upscale", None)  # as if torch were missing
+    monkeypatch.setitem(ENGINE_PACKAGES, "spandrel", ("torch", "spandrel_is_not_installed"))
+    settings = Settings(upscale_model="/models/x4.pth")
     with pytest.raises(EngineError) as failure:
-        build_engine("upscale", Settings(upscale_model="/models/x4.pth"))
+        build_engine(choose("upscale", settings), settings)
     assert failure.value.reason == "ENGINE_UNAVAILABLE"
-    assert str(failure.value).startswith(
-        "upscale_model is set (/models/x4.pth) but the neural engines are not installed on this worker"
+    assert str(failure.value) == (
+        "Model 'x4.pth' needs spandrel_is_not_installed, which this worker does not have: "
+        "install taxiway[neural] on it, or remove the model from the configuration."
     )
-    assert str(failure.value).endswith(": install taxiway[neural], or clear upscale_model.")
-
-
-# --- the engine on its own ------------------------------------------------------------------------
-
-
-def test_tiled_output_matches_the_whole_frame() -> None:
-    import torch
-
-    model = tiny_compact().eval()
-    images = torch.rand(2, 3, 37, 53)
-    with torch.inference_mode():
-        whole = upscale_tensor(model, images, scale=4)
-        tiles: list[int] = []
-        # 2 convs + head/tail: a 4-pixel receptive radius, so 8 pixels of overlap hide every seam.
-        tiled = upscale_tensor(model, images, scale=4, tile=16, overlap=8, on_tile=lambda: tiles.append(1))
-        seams = upscale_tensor(model, images, scale=4, tile=16, overlap=0)
-    assert whole.shape == tiled.shape == (2, 3, 148, 212)
-    assert len(tiles) == 3 * 4
-    assert torch.allclose(whole, tiled, atol=1e-5)
-    assert not torch.allclose(whole, seams, atol=1e-5)  # without overlap, tiles differ at their edges
-
-
-def test_batches_and_tiles_do_not_change_the_pixels(tmp_path: Path) -> None:
-    model = save_checkpoint(tiny_compact(), tmp_path / "c.safetensors")
-    frames = np.random.default_rng(1).integers(0, 256, (3, 40, 56, 3), dtype=np.uint8)
-    plain = SpandrelUpscale(model, device="cpu", batch_size=1, tile_size=0)
-    tiled = SpandrelUpscale(model, device="cpu", batch_size=3, tile_size=24, tile_overlap=8)
-    one_by_one = np.concatenate([plain.upscale_batch(frames[i : i + 1]) for i in range(3)])
-    together = tiled.upscale_batch(frames)
-    assert together.shape == (3, 160, 224, 3) and together.dtype == np.uint8
-    assert np.abs(one_by_one.astype(int) - together.astype(int)).max() <= 1
-
-
-def test_cancel_inside_the_engine_stops_within_a_batch(small_clip: Path, tmp_path: Path) -> None:
-    model = save_checkpoint(tiny_compact(), tmp_path / "c.safetensors")
-    engine = SpandrelUpscale(model, device="cpu", batch_size=2, tile_size=16)
-    out_dir = tmp_path / "out"
-    calls: list[float] = []
-
-    def progress(done: float, total: float, text: str | None = None) -> None:
-        calls.append(done)
-        if len(calls) == 3:  # the start, then the first tiles of the first batch
-            raise StopRequested
-
-    job = EngineJob(
-        "upscale", {}, video=small_clip, video_info=probe_file(small_clip, "video"), output_dir=out_dir
-    )
-    with pytest.raises(StopRequested):
-        engine.run(job, progress)
-    assert len(calls) == 3
-    assert list(out_dir.iterdir()) == []
-
-
-def test_engine_reports_progress_to_the_end(small_clip: Path, tmp_path: Path) -> None:
-    model = save_checkpoint(tiny_esrgan(), tmp_path / "e.pth")
-    engine = SpandrelUpscale(model, device="cpu", batch_size=4)
-    calls: list[tuple[float, float, str | None]] = []
-    job = EngineJob(
-        "upscale", {}, video=small_clip, video_info=probe_file(small_clip, "video"), output_dir=tmp_path
-    )
-    out = engine.run(job, lambda done, total, text=None: calls.append((done, total, text)))
-    assert out == tmp_path / "output.mp4" and out.exists()
-    assert calls[0][2] == "upscaling 64×48 with ESRGAN x2"
-    done = [d for d, _, _ in calls]
-    assert done == sorted(done) and calls[-1][:2] == (6, 6)
-
-
-def test_models_the_engine_cannot_use_are_refused(tmp_path: Path) -> None:
-    import torch
-    from spandrel.architectures.Compact import Compact
-
-    gray = save_checkpoint(Compact(num_in_ch=1, num_out_ch=1, num_feat=8, num_conv=2), tmp_path / "g.pth")
-    with pytest.raises(EngineError) as failure:
-        SpandrelUpscale(gray, device="cpu")
-    assert str(failure.value).endswith("takes 1 and gives 1 channels; only RGB (3 → 3) models are supported.")
-    assert failure.value.reason == "MODEL_UNUSABLE"
-    if not torch.cuda.is_available():
-        rgb = save_checkpoint(tiny_compact(), tmp_path / "c.safetensors")
-        with pytest.raises(EngineError) as failure:
-            SpandrelUpscale(rgb, device="cuda")
-        assert str(failure.value) == "neural_device is 'cuda' but torch sees no CUDA device on this worker."

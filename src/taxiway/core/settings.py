@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +16,9 @@ from pydantic_settings import (
 )
 
 from taxiway.blobs.base import check_key
+from taxiway.core.model_config import OPERATIONS, ModelConfig, SpandrelModel
+
+MODEL_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def _default_workers() -> int:
@@ -108,8 +112,17 @@ class Settings(BaseSettings):
     # Classic upscale: unsharp mask strength after Lanczos (0 = off; 0.3–0.8 is mild).
     upscale_sharpen: float = Field(default=0.0, ge=0, le=2)
 
-    # Neural upscale (the `neural` extra): a single-image super-resolution checkpoint spandrel reads
-    # (.pth / .safetensors: Real-ESRGAN, realesr-general, SwinIR, HAT, ...). Empty = classic upscale.
+    # Neural engines (the `neural` extra). Models by name (see core/model_config.py); a relative
+    # path is looked up in models_dir (empty: <data_dir>/models).
+    models_dir: Path | None = None
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+    # Operation -> the model it runs when a request names none ("classic" for the classic engine).
+    # Unset operations run the first model that serves them, else the classic engine.
+    default_models: dict[str, str] = Field(default_factory=dict)
+    # Neural models a worker keeps loaded at once; loading another unloads the least recently used.
+    resident_models: int = Field(default=1, ge=1)
+    # Shorthand for one spandrel model named after its file, the upscale default:
+    # a single-image super-resolution checkpoint (.pth / .safetensors: Real-ESRGAN, SwinIR, HAT, ...).
     upscale_model: str = ""
     # Where neural engines run: "auto" = CUDA when available, else the CPU.
     neural_device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -132,6 +145,36 @@ class Settings(BaseSettings):
         if prefix:
             check_key(prefix)
         return prefix
+
+    @field_validator("models")
+    @classmethod
+    def _check_model_names(cls, value: dict[str, ModelConfig]) -> dict[str, ModelConfig]:
+        for name in value:
+            if not MODEL_NAME.fullmatch(name) or name == "classic":
+                raise ValueError(
+                    f"model name {name!r}: use 1-64 letters, digits, '.', '_' or '-' (and not 'classic')"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _check_default_models(self) -> Settings:
+        for operation, name in self.default_models.items():
+            if operation not in OPERATIONS:
+                raise ValueError(
+                    f"default_models: unknown operation {operation!r}; known: {', '.join(OPERATIONS)}"
+                )
+            if name == "classic":
+                continue
+            config = self.all_models.get(name)
+            if config is None:
+                raise ValueError(
+                    f"default_models.{operation} names {name!r}, which is not a configured model"
+                )
+            if operation not in config.serves():
+                raise ValueError(
+                    f"default_models.{operation} names {name!r}, which does not serve {operation}"
+                )
+        return self
 
     @model_validator(mode="after")
     def _check_s3(self) -> Settings:
@@ -171,6 +214,19 @@ class Settings(BaseSettings):
     @property
     def resolved_blob_dir(self) -> Path:
         return (self.blob_dir or self.data_dir / "blobs").resolve()
+
+    @property
+    def all_models(self) -> dict[str, ModelConfig]:
+        """``models``, after the model ``upscale_model`` names (called by its file name), if set."""
+        if not self.upscale_model:
+            return dict(self.models)
+        path = Path(self.upscale_model)
+        shorthand = SpandrelModel(engine="spandrel", path=path)
+        return {path.name: shorthand} | {k: v for k, v in self.models.items() if k != path.name}
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return (self.models_dir or self.data_dir / "models").resolve()
 
     @property
     def scratch_dir(self) -> Path:

@@ -1,4 +1,4 @@
-"""Which engine runs each operation.
+"""How each engine is built, from the catalog's choice (see :mod:`taxiway.engines.catalog`).
 
 Engines are imported lazily, inside the worker process that runs them, so the API process
 never loads media or model libraries it does not need.
@@ -7,17 +7,11 @@ never loads media or model libraries it does not need.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
+from taxiway.core.model_config import SpandrelModel, WanVaceModel
 from taxiway.core.settings import Settings
 from taxiway.engines.base import Engine, EngineError
-
-
-@dataclass(frozen=True)
-class EngineSpec:
-    name: str
-    build: Callable[[Settings], Engine]
+from taxiway.engines.catalog import EngineChoice, missing_packages
 
 
 def _classic_upscale(settings: Settings) -> Engine:
@@ -46,25 +40,21 @@ def _classic_restyle(settings: Settings) -> Engine:
     return ClassicRestyle(preset=settings.x264_preset, crf=settings.x264_crf)
 
 
-ENGINES: dict[str, EngineSpec] = {
-    "upscale": EngineSpec("classic-upscale", _classic_upscale),
-    "expand": EngineSpec("classic-expand", _classic_expand),
-    "extend": EngineSpec("classic-extend", _classic_extend),
-    "video_to_video": EngineSpec("classic-restyle", _classic_restyle),
+CLASSIC_BUILDERS: dict[str, Callable[[Settings], Engine]] = {
+    "upscale": _classic_upscale,
+    "expand": _classic_expand,
+    "extend": _classic_extend,
+    "video_to_video": _classic_restyle,
 }
 
 
-def _neural_upscale(settings: Settings) -> Engine:
-    try:
-        from taxiway.engines.neural.sr_upscale import SpandrelUpscale
-    except ImportError as exc:
-        raise EngineError(
-            f"upscale_model is set ({settings.upscale_model}) but the neural engines are not installed "
-            f"on this worker ({exc}): install taxiway[neural], or clear upscale_model.",
-            reason="ENGINE_UNAVAILABLE",
-        ) from exc
+def _spandrel(choice: EngineChoice, settings: Settings) -> Engine:
+    from taxiway.engines.neural.sr_upscale import SpandrelUpscale
+
+    assert choice.path is not None
     return SpandrelUpscale(
-        settings.upscale_model,
+        choice.path,
+        name=choice.engine,
         device=settings.neural_device,
         batch_size=settings.sr_batch_size,
         tile_size=settings.sr_tile_size,
@@ -74,30 +64,31 @@ def _neural_upscale(settings: Settings) -> Engine:
     )
 
 
-def neural_spec(operation: str, settings: Settings) -> EngineSpec | None:
-    """The neural engine configured for ``operation``, if any (else the classic one runs)."""
-    if operation == "upscale" and settings.upscale_model:
-        # Named without loading anything: the API process never imports torch.
-        return EngineSpec(f"spandrel:{Path(settings.upscale_model).name}"[:100], _neural_upscale)
-    return None
+def _wan_vace(choice: EngineChoice, settings: Settings) -> Engine:
+    from taxiway.engines.neural.wan_vace import WanVace
+
+    assert isinstance(choice.config, WanVaceModel) and choice.path is not None
+    return WanVace(
+        choice.path,
+        choice.config,
+        name=choice.engine,
+        device=settings.neural_device,
+        preset=settings.x264_preset,
+        crf=settings.x264_crf,
+    )
 
 
-def engine_spec(operation: str, settings: Settings) -> EngineSpec | None:
-    return neural_spec(operation, settings) or ENGINES.get(operation)
-
-
-def engine_name(operation: str, settings: Settings) -> str | None:
-    """The name tasks show in ``options.engine``: the configured model's engine, else the classic one."""
-    spec = engine_spec(operation, settings)
-    return spec.name if spec else None
-
-
-def build_engine(operation: str, settings: Settings) -> Engine:
-    spec = engine_spec(operation, settings)
-    if spec is None:
+def build_engine(choice: EngineChoice, settings: Settings) -> Engine:
+    """Build (and, for a neural engine, load) the engine ``choice`` names. Raises EngineError."""
+    if choice.config is None:
+        return CLASSIC_BUILDERS[choice.operation](settings)
+    missing = missing_packages(choice.config)
+    if missing:
         raise EngineError(
-            f"No engine is available for the {operation.replace('_', ' ')} operation on this server yet; "
-            "the task was not run and its credits were refunded.",
+            f"Model {choice.model!r} needs {', '.join(missing)}, which this worker does not have: "
+            "install taxiway[neural] on it, or remove the model from the configuration.",
             reason="ENGINE_UNAVAILABLE",
         )
-    return spec.build(settings)
+    if isinstance(choice.config, SpandrelModel):
+        return _spandrel(choice, settings)
+    return _wan_vace(choice, settings)

@@ -22,9 +22,9 @@ from taxiway.accounts.service import (
 )
 from taxiway.core import ids
 from taxiway.core.context import AppContext
-from taxiway.core.errors import AccountBusy, InsufficientCredits
+from taxiway.core.errors import AccountBusy, BadRequest, InsufficientCredits
 from taxiway.core.fields import validate_fields
-from taxiway.engines.registry import engine_name
+from taxiway.engines.catalog import EngineChoice, UnknownModel, choose
 from taxiway.store.models import Account, Task, utcnow
 from taxiway.tasks.operations import Operation
 from taxiway.tasks.planning import Plan, credits_for, plan_task
@@ -106,20 +106,26 @@ def _choose(session: Session, candidates: list[Account], values: dict[str, Any],
     )
 
 
-def validate_request(ctx: AppContext, op: Operation, body: dict[str, Any]) -> dict[str, Any]:
-    """Everything that needs no database: field types and ranges, callback URL, email syntax."""
+def validate_request(
+    ctx: AppContext, op: Operation, body: dict[str, Any]
+) -> tuple[dict[str, Any], EngineChoice]:
+    """Everything that needs no database: field types and ranges, callback URL, email syntax, model."""
     values = validate_fields(op.all_fields, body)
     check_reply_url(values["replyUrl"], ctx.settings)
     if values["email"]:
         check_email(values["email"])
-    return values
+    try:
+        engine = choose(op.engine_operation, ctx.settings, values["model"])
+    except UnknownModel as exc:
+        raise BadRequest(str(exc)) from exc
+    return values, engine
 
 
 def admit_task(ctx: AppContext, user_id: str, op: Operation, body: dict[str, Any]) -> Task:
     """Create a PENDING task for `op`, or raise the contract's 400/404/412/429 error."""
-    values = validate_request(ctx, op, body)
+    values, engine = validate_request(ctx, op, body)
     with ctx.db.write() as session:
-        plan = plan_task(session, user_id, op, values)
+        plan = plan_task(session, user_id, op, values, engine)
         candidates = _candidates(session, user_id, plan, values["email"])
         choice = _choose(session, candidates, values, credits_for(plan, ctx.settings))
         now = utcnow()
@@ -132,7 +138,7 @@ def admit_task(ctx: AppContext, user_id: str, op: Operation, body: dict[str, Any
             params=plan.params,
             options=plan.options,
             input_asset_ids=plan.input_asset_ids,
-            engine=engine_name(op.engine_operation, ctx.settings),
+            engine=engine.engine,
             status=PENDING,
             reply_url=values["replyUrl"],
             reply_ref=values["replyRef"],

@@ -45,6 +45,13 @@ COMMON_FIELDS: tuple[FieldSpec, ...] = (
         "of yours with free capacity.",
         max_length=254,
     ),
+    FieldSpec(
+        "model",
+        "string",
+        "Extension: the engine to run, by model name ('classic' for the classic engine); "
+        "GET /v1/runwayml/engines lists them. Defaults to the operation's configured default.",
+        max_length=64,
+    ),
 )
 
 

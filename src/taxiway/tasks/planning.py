@@ -16,8 +16,11 @@ from sqlalchemy.orm import Session
 from taxiway.assets.service import get_owned_asset
 from taxiway.core import ids
 from taxiway.core.errors import BadRequest
+from taxiway.core.model_config import WanVaceModel
 from taxiway.core.settings import Settings
+from taxiway.engines.catalog import EngineChoice
 from taxiway.engines.classic.looks import resolve_look
+from taxiway.engines.neural.frame_plan import generation_size
 from taxiway.media.geometry import four_k_class
 from taxiway.store.models import Asset
 from taxiway.tasks.operations import (
@@ -126,15 +129,23 @@ def _plan_upscale(op: Operation, values: dict[str, Any], video: Asset) -> Plan:
     return Plan(op, params, {"video": video}, duration, name, options)
 
 
-def _plan_video_to_video(op: Operation, values: dict[str, Any], video: Asset) -> Plan:
-    width, height = VIDEO_TO_VIDEO_SIZES[values["aspect_ratio"]]
+def _video_to_video_size(aspect_ratio: str, engine: EngineChoice) -> tuple[int, int]:
+    width, height = VIDEO_TO_VIDEO_SIZES[aspect_ratio]
+    if isinstance(engine.config, WanVaceModel):  # the contract's 5:3 (or 3:5) at the model's resolution
+        return generation_size(width, height, engine.config.resolution)
+    return width, height
+
+
+def _plan_video_to_video(op: Operation, values: dict[str, Any], video: Asset, engine: EngineChoice) -> Plan:
+    width, height = _video_to_video_size(values["aspect_ratio"], engine)
     seconds = min(float(values["seconds"]), _duration(video))
     name = f"Gen-3 Alpha Turbo {values['seed']}, {values['text_prompt']}"[:1000]
-    # Shown before the task runs, so users see at once which look their prompt selected.
-    look = resolve_look(values["text_prompt"])
-    options = _generative_options(name, values) | {
-        "look": look.name,
-        "look_note": look.describe(),
+    options = _generative_options(name, values)
+    if not engine.neural:
+        # Shown before the task runs, so users see at once which look their prompt selected.
+        look = resolve_look(values["text_prompt"])
+        options |= {"look": look.name, "look_note": look.describe()}
+    options |= {
         "structure_transformation": values["structure_transformation"] / 10,
         "flip": values["aspect_ratio"] == "portrait",
         "width": width,
@@ -187,8 +198,10 @@ def _plan_extend(op: Operation, values: dict[str, Any], video: Asset) -> Plan:
     return Plan(op, params, {"video": video}, float(seconds), name, options)
 
 
-def plan_task(session: Session, user_id: str, op: Operation, values: dict[str, Any]) -> Plan:
-    """Resolve inputs and apply the operation's rules; raises BadRequest / NotFound."""
+def plan_task(
+    session: Session, user_id: str, op: Operation, values: dict[str, Any], engine: EngineChoice
+) -> Plan:
+    """Resolve inputs and apply the operation's rules for ``engine``; raises BadRequest / NotFound."""
     video = _video_input(session, user_id, op, values)
     image = _image_input(session, user_id, op, values)
     if "seed" in values and values["seed"] is None:
@@ -198,7 +211,7 @@ def plan_task(session: Session, user_id: str, op: Operation, values: dict[str, A
         case "upscale":
             plan = _plan_upscale(op, values, video)
         case "video_to_video":
-            plan = _plan_video_to_video(op, values, video)
+            plan = _plan_video_to_video(op, values, video, engine)
         case "expand":
             plan = _plan_expand(op, values, video, image)
         case "extend":
@@ -206,5 +219,7 @@ def plan_task(session: Session, user_id: str, op: Operation, values: dict[str, A
     if plan.output_seconds <= 0:
         raise BadRequest(f"{op.video_field} has no duration; it cannot be processed")
     engine_values = {k: v for k, v in values.items() if k not in ("replyUrl", "replyRef", "maxJobs", "email")}
-    plan.params = engine_values | plan.params
+    # The worker builds the engine the model names (the API servers' and workers' catalogs agree).
+    plan.params = engine_values | plan.params | {"model": engine.model}
+    plan.options["model"] = engine.model
     return plan

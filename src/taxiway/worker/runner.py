@@ -18,6 +18,7 @@ from taxiway.assets.storage import StoredMedia, store_media
 from taxiway.blobs.base import BlobNotFound, BlobStore
 from taxiway.core.settings import Settings
 from taxiway.engines.base import Engine, EngineError, EngineJob, StopRequested
+from taxiway.engines.catalog import UnknownModel, choose
 from taxiway.engines.registry import build_engine
 from taxiway.media.probe import MediaError, MediaInfo, probe_file
 from taxiway.scheduler.claims import ClaimedTask
@@ -33,17 +34,52 @@ ReportProgress = Callable[[float, str | None], None]
 
 
 class JobRunner:
-    """Holds engines across tasks (built on first use) and runs attempts one at a time."""
+    """Holds engines across tasks (built on first use) and runs attempts one at a time.
+
+    Engines are kept by name, so one model serving several operations is loaded once. At most
+    ``settings.resident_models`` neural engines stay loaded: loading another one first unloads
+    the least recently used (classic engines hold no model and always stay).
+    """
 
     def __init__(self, settings: Settings, blobs: BlobStore) -> None:
         self.settings = settings
         self.blobs = blobs
-        self._engines: dict[str, Engine] = {}
+        self._engines: dict[str, Engine] = {}  # by engine name, least recently used first
+        self._neural: set[str] = set()
 
-    def _engine(self, operation: str) -> Engine:
-        if operation not in self._engines:
-            self._engines[operation] = build_engine(operation, self.settings)
-        return self._engines[operation]
+    @property
+    def loaded(self) -> list[str]:
+        """The engines this worker holds, by name, least recently used first."""
+        return list(self._engines)
+
+    def _engine(self, operation: str, model: str | None) -> Engine:
+        try:
+            choice = choose(operation, self.settings, model)
+        except UnknownModel as exc:
+            raise EngineError(
+                f"This worker has no model {model!r} for {operation} ({exc}): the API servers and "
+                "workers must share one models configuration.",
+                reason="ENGINE_UNAVAILABLE",
+            ) from exc
+        engine = self._engines.pop(choice.engine, None)
+        if engine is None:
+            if choice.neural:
+                self._unload_neural(keep=self.settings.resident_models - 1)
+            engine = build_engine(choice, self.settings)
+            if choice.neural:
+                self._neural.add(choice.engine)
+        self._engines[choice.engine] = engine
+        return engine
+
+    def _unload_neural(self, keep: int) -> None:
+        loaded = [name for name in self._engines if name in self._neural]
+        for name in loaded[: max(0, len(loaded) - keep)]:
+            engine = self._engines.pop(name)
+            self._neural.discard(name)
+            close = getattr(engine, "close", None)
+            if close is not None:
+                close()
+            log.info("unloaded %s to make room for another model", name)
 
     def run(self, job: ClaimedTask, report: ReportProgress, stop_requested: Callable[[], bool]) -> JobDone:
         jobs_dir = self.settings.scratch_dir / "jobs"
@@ -81,7 +117,7 @@ class JobRunner:
     def _run(
         self, job: ClaimedTask, work_dir: Path, report: ReportProgress, stop_requested: Callable[[], bool]
     ) -> StoredMedia:
-        engine = self._engine(job.operation)
+        engine = self._engine(job.operation, job.params.get("model"))
         progress = _ThrottledProgress(report, stop_requested)
         with ExitStack() as stack:
             paths = {

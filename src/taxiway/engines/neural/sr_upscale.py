@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 from av.video.frame import VideoFrame
 
-from taxiway.engines.base import EngineError, EngineJob, Progress
+from taxiway.engines.base import EngineJob, Progress
 from taxiway.engines.classic.upscale import upscale_target
 from taxiway.engines.media_errors import reencoding
+from taxiway.engines.neural.devices import ModelLoadError, out_of_memory, pick_device
 from taxiway.media.decode import DecodeError, VideoDecoder, copy_timing
 from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET, H264Writer
 from taxiway.media.scale import Scaler
@@ -41,25 +42,6 @@ log = logging.getLogger(__name__)
 QUEUE_BATCHES = 2
 QUEUE_FRAMES = 8
 _POLL_S = 0.1
-REASON_MODEL = "MODEL_UNUSABLE"
-
-
-class ModelLoadError(EngineError):
-    """The configured checkpoint is missing, unreadable or not an image super-resolution model."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, reason=REASON_MODEL)
-
-
-def pick_device(setting: str) -> str:
-    """ "auto" → "cuda" when torch sees a GPU, else "cpu"; "cuda" without a GPU is an error."""
-    import torch
-
-    if setting == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if setting == "cuda" and not torch.cuda.is_available():
-        raise ModelLoadError("neural_device is 'cuda' but torch sees no CUDA device on this worker.")
-    return setting
 
 
 def load_sr_model(path: str | Path, device: str) -> Any:
@@ -73,7 +55,7 @@ def load_sr_model(path: str | Path, device: str) -> Any:
     from spandrel import ImageModelDescriptor, ModelLoader, UnsupportedModelError
 
     path = Path(path)
-    where = f"{path} (setting upscale_model / TAXIWAY_UPSCALE_MODEL)"
+    where = str(path)
     if not path.is_file():
         raise ModelLoadError(f"The upscale model file does not exist: {where}.")
     try:
@@ -161,7 +143,8 @@ _END = object()
 class SpandrelUpscale:
     """Upscales ``job.video`` with a spandrel SR model to the 4K-class size → ``output.mp4``.
 
-    ``model_path``: the checkpoint; loaded here, once (errors are ModelLoadError).
+    ``model_path``: the checkpoint; loaded here, once (errors are ModelLoadError). ``name``: what
+    tasks show in ``options.engine`` (the catalog's name for the model).
     ``device``: "auto" | "cpu" | "cuda". ``batch_size``: frames per model call. ``tile_size``:
     frames whose longer side exceeds it go through the model in tiles (0 = never), with
     ``tile_overlap`` pixels of context. ``preset``/``crf``: libx264's.
@@ -171,6 +154,7 @@ class SpandrelUpscale:
         self,
         model_path: str | Path,
         *,
+        name: str | None = None,
         device: str = "auto",
         batch_size: int = 4,
         tile_size: int = 512,
@@ -184,7 +168,7 @@ class SpandrelUpscale:
         self.model_path = Path(model_path)
         self.architecture = self.model.architecture.name
         self.scale = int(self.model.scale)
-        self.name = f"spandrel:{self.model_path.name}"[:100]  # as registry.engine_name says
+        self.name = name or f"spandrel:{self.model_path.name}"[:100]
         self.batch_size = max(1, batch_size)
         self.tile_size = tile_size
         self.tile_overlap = tile_overlap
@@ -209,11 +193,10 @@ class SpandrelUpscale:
         try:
             return self._upscale_batch(rgb, on_tile)
         except torch.cuda.OutOfMemoryError as exc:
-            raise EngineError(
-                f"The GPU ran out of memory upscaling {rgb.shape[0]} frame(s) of "
-                f"{rgb.shape[2]}×{rgb.shape[1]} with {self.architecture}: "
-                "lower sr_batch_size or sr_tile_size.",
-                reason="OUT_OF_MEMORY",
+            raise out_of_memory(
+                f"upscaling {rgb.shape[0]} frame(s) of {rgb.shape[2]}×{rgb.shape[1]} "
+                f"with {self.architecture}",
+                "lower sr_batch_size or sr_tile_size",
             ) from exc
 
     def _upscale_batch(self, rgb: np.ndarray, on_tile: Callable[[], None] | None) -> np.ndarray:
