@@ -196,7 +196,9 @@ def _neural_unavailable() -> str | None:
     import importlib.util
 
     missing = [
-        name for name in ("torch", "spandrel", "safetensors") if importlib.util.find_spec(name) is None
+        name
+        for name in ("torch", "spandrel", "safetensors", "diffusers", "transformers", "accelerate", "ftfy")
+        if importlib.util.find_spec(name) is None
     ]
     if missing:
         return f"the neural extra is not installed ({', '.join(missing)} missing): pip install -e '.[neural]'"

@@ -33,7 +33,6 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +54,7 @@ from taxiway.media.extend_render import GRAIN_MARGIN, FrameWarper, estimate_nois
 from taxiway.media.geometry import nearest_even
 from taxiway.media.pipeline import REPORT_EVERY_FRAMES, transcode_frames
 from taxiway.media.scale import Scaler
+from taxiway.media.timeline import continuation_ticks
 
 OUTPUT_NAME = "output.mp4"
 MAX_EXTEND_SECONDS = 60
@@ -164,12 +164,7 @@ class ClassicExtend:
         rng = np.random.default_rng([seed & 0xFFFF_FFFF_FFFF_FFFF, 0x67726964])  # "grid": grain windows
         windows = rng.integers(0, 2 * GRAIN_MARGIN + 1, size=(count, 2))
         grain_weight = np.clip((np.arange(1, count + 1) / float(fps)) / GRAIN_FADE_IN_S, 0.0, 1.0)
-        # Timestamps from the end of the last source frame at the nominal rate, rounded per frame
-        # (not per duration), so the extension's length is exact whatever the time base.
-        start = last.pts + (last.duration or decoder.frame_duration)
-        ticks = [round(Fraction(k) / (fps * time_base)) for k in range(count + 1)]
-        for k in range(1, count + 1):  # A time base coarser than the frame rate still needs rising pts.
-            ticks[k] = max(ticks[k], ticks[k - 1] + 1)
+        start, ticks = continuation_ticks(last, fps, time_base, decoder.frame_duration, count)
 
         def render(k: int) -> np.ndarray:
             return warper.render(path[k], float(grain_weight[k]), (int(windows[k, 0]), int(windows[k, 1])))

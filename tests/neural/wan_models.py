@@ -1,0 +1,91 @@
+"""A tiny randomly-initialised Wan VACE pipeline, saved as a diffusers folder like a user's download.
+
+The component sizes are diffusers' own test sizes; the tokenizer is ByT5 (byte-level, no vocabulary
+files), so nothing is downloaded. Loading it back goes through WanVACEPipeline.from_pretrained.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_MISSING = [
+    name
+    for name in ("torch", "diffusers", "transformers", "accelerate", "ftfy")
+    if importlib.util.find_spec(name) is None
+]
+if _MISSING:
+    # A visible skip (tests/conftest.py makes it a failure under TAXIWAY_REQUIRE_NEURAL=1).
+    pytest.skip(
+        f"the neural extra is not installed ({', '.join(_MISSING)} missing): pip install -e '.[neural]'",
+        allow_module_level=True,
+    )
+
+import torch  # noqa: E402
+
+
+def save_tiny_wan_vace(folder: Path, seed: int = 0, *, two_stage: bool = False) -> Path:
+    """Build the tiny pipeline with random weights and ``save_pretrained`` it into ``folder``.
+
+    ``two_stage``: a Wan2.2-style folder (VACE-Fun A14B layout): a second transformer for the
+    low-noise steps and the boundary between them.
+    """
+    from diffusers import (
+        AutoencoderKLWan,
+        UniPCMultistepScheduler,
+        WanVACEPipeline,
+        WanVACETransformer3DModel,
+    )
+    from transformers import ByT5Tokenizer, UMT5Config, UMT5EncoderModel
+
+    torch.manual_seed(seed)
+    tokenizer = ByT5Tokenizer()
+    text_encoder = UMT5EncoderModel(
+        UMT5Config(
+            vocab_size=len(tokenizer),
+            d_model=32,
+            d_kv=8,
+            d_ff=64,
+            num_layers=2,
+            num_heads=4,
+            relative_attention_num_buckets=8,
+        )
+    )
+    vae = AutoencoderKLWan(
+        base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]
+    )
+    sizes: dict[str, Any] = dict(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=16,
+        out_channels=16,
+        text_dim=32,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=3,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=32,
+        vace_layers=[0, 2],
+        vace_in_channels=96,
+    )
+    transformer = WanVACETransformer3DModel(**sizes)
+    second = WanVACETransformer3DModel(**sizes) if two_stage else None
+    scheduler = UniPCMultistepScheduler(
+        flow_shift=3.0, prediction_type="flow_prediction", use_flow_sigmas=True
+    )
+    pipe = WanVACEPipeline(
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        vae=vae,
+        transformer=transformer,
+        scheduler=scheduler,
+        transformer_2=second,
+        boundary_ratio=0.875 if two_stage else None,
+    )
+    pipe.save_pretrained(folder)
+    return folder
