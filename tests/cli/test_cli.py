@@ -77,8 +77,9 @@ def test_upscale_uploads_follows_and_downloads(user: Api, short_clip: Path, tmp_
 
 def test_restyle_json_output_is_the_task_object(user: Api, clip: Path, tmp_path: Path) -> None:
     args = ["restyle", str(clip), "film noir", "--strength", "4", "--aspect", "portrait", "--seconds", "5"]
-    task = json.loads(ok(taxiway(user, *args, "--seed", "3", "--json", cwd=tmp_path)))
+    task = json.loads(ok(taxiway(user, *args, "--seed", "3", "--model", "classic", "--json", cwd=tmp_path)))
     assert task["status"] == "SUCCEEDED" and task["options"]["look"] == "noir"
+    assert (task["options"]["model"], task["options"]["engine"]) == ("classic", "classic-restyle")
     assert task["options"]["structure_transformation"] == 0.4 and task["options"]["seed"] == 3
     assert _size(tmp_path / "clip-restyled.mp4") == (768, 1280)
 
@@ -129,6 +130,16 @@ def test_assets_and_accounts_commands(user: Api, clip: Path, tmp_path: Path) -> 
     assert json.loads(ok(taxiway(user, "accounts", "show", "two@example.com", cwd=tmp_path)))["maxJobs"] == 2
     ok(taxiway(user, "accounts", "rm", "two@example.com", cwd=tmp_path))
     fails(taxiway(user, "accounts", "show", "two@example.com", cwd=tmp_path), "error:")
+
+
+def test_engines_command(user: Api, tmp_path: Path) -> None:
+    listed = json.loads(ok(taxiway(user, "engines", "--json", cwd=tmp_path)))
+    assert [e["engine"] for e in listed["operations"]["expand"]] == ["classic-expand"]
+    table = ok(taxiway(user, "engines", cwd=tmp_path))
+    assert table.splitlines()[0] == "device: auto → unknown"
+    row = next(line for line in table.splitlines() if "classic-restyle" in line)
+    assert "video_to_video" in row and "classic" in row and "ready" in row and "yes" in row
+    fails(taxiway(user, "engines", cwd=tmp_path, token="not-a-token"), "Unauthorized")
 
 
 def test_user_errors_are_one_line_and_exit_1(user: Api, server: Server, clip: Path, tmp_path: Path) -> None:
@@ -209,7 +220,7 @@ def test_every_command_has_help() -> None:
         ["tasks", "cancel"], ["tasks", "rm"],
         ["assets"], ["assets", "ls"], ["assets", "show"], ["assets", "upload"], ["assets", "rm"],
         ["accounts"], ["accounts", "ls"], ["accounts", "show"], ["accounts", "set"], ["accounts", "rm"],
-        ["accounts", "credits"],
+        ["accounts", "credits"], ["engines"],
         ["admin"], ["admin", "user", "create"], ["admin", "credits", "grant"], ["db", "upgrade"],
     ]  # fmt: skip
     for command in commands:

@@ -6,6 +6,7 @@ import asyncio
 import io
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -20,6 +21,7 @@ from taxiway.client import (
     BusyWait,
     Client,
     Conflict,
+    EngineInfo,
     InsufficientCredits,
     InvalidSignature,
     NotFound,
@@ -186,3 +188,24 @@ def test_verify_callback(client: Client, clip: Path, receiver: Receiver) -> None
     assert parsed.task_id == task.task_id == final["taskId"] and parsed.reply_ref == "r1"
     with pytest.raises(InvalidSignature):
         verify_callback(secret, headers, body.replace(b"r1", b"r2"))
+
+
+def test_engines_lists_what_each_operation_offers(make_server: Callable[..., Server], tmp_path: Path) -> None:
+    server = make_server(workers=0, neural_device="cpu", upscale_model=str(tmp_path / "x4.pth"))
+    user = server.new_user()
+    with Client(user.base_url, user.token, policy=FAST) as client:
+        engines = client.engines()
+    assert list(engines.operations) == ["upscale", "video_to_video", "expand", "extend"]
+    assert engines.device["resolved"] == "cpu"
+    upscale = engines.default("upscale")
+    assert isinstance(upscale, EngineInfo)
+    assert (upscale.model, upscale.engine, upscale.kind) == ("x4.pth", "spandrel:x4.pth", "spandrel")
+    assert upscale.status == "missing weights" and not upscale.ready and "x4.pth" in (upscale.problem or "")
+    classic = engines.default("extend")
+    assert classic is not None and classic.ready and classic.engine == "classic-extend"
+
+    async def listed() -> list[str]:
+        async with AsyncClient(user.base_url, user.token, policy=FAST) as client:
+            return [e.model for e in (await client.engines()).operations["upscale"]]
+
+    assert asyncio.run(listed()) == ["x4.pth", "classic"]

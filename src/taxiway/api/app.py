@@ -10,9 +10,10 @@ from fastapi import FastAPI
 
 from taxiway import __version__
 from taxiway.api.errors import install_error_handlers
-from taxiway.api.routes import accounts, assets, files, operations, system, tasks
+from taxiway.api.routes import accounts, assets, engines, files, operations, system, tasks
 from taxiway.core.context import AppContext
 from taxiway.core.settings import Settings
+from taxiway.engines.catalog import model_warnings
 from taxiway.executors.local.supervisor import LocalExecutor
 from taxiway.scheduler.loop import Scheduler
 from taxiway.webhooks.deliverer import WebhookDeliverer
@@ -28,6 +29,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = AppContext.build(settings)
+        for warning in model_warnings(settings):
+            log.warning("%s; its tasks will fail until it is fixed", warning)
         app.state.ctx = ctx
         app.state.executor = None
         scheduler = None
@@ -63,5 +66,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in (operations.router, assets.router, tasks.router, accounts.router, files.router):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(engines.router, prefix=API_PREFIX)  # extension
     app.include_router(system.router)
     return app

@@ -10,7 +10,7 @@ import typer
 from taxiway.cli import operations
 from taxiway.cli.admin import admin, db_app
 from taxiway.cli.dispatcher import dispatcher
-from taxiway.cli.resources import accounts_app, assets_app, tasks_app
+from taxiway.cli.resources import accounts_app, assets_app, engines, tasks_app
 
 app = typer.Typer(
     help="taxiway: a self-hosted video editing API, its client and its admin tools.",
@@ -21,6 +21,7 @@ operations.register(app)
 app.add_typer(tasks_app, name="tasks", rich_help_panel="Use a server")
 app.add_typer(assets_app, name="assets", rich_help_panel="Use a server")
 app.add_typer(accounts_app, name="accounts", rich_help_panel="Use a server")
+app.command(rich_help_panel="Use a server")(engines)
 app.add_typer(admin, name="admin", rich_help_panel="Run a server")
 app.add_typer(db_app, name="db", rich_help_panel="Run a server")
 app.command(rich_help_panel="Run a server")(dispatcher)

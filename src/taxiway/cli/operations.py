@@ -16,6 +16,7 @@ from taxiway.cli.remote import (
     EXIT_INTERRUPTED,
     EmailOption,
     JsonOption,
+    ModelOption,
     TokenOption,
     UrlOption,
     err,
@@ -75,6 +76,7 @@ class Run:
     no_download: bool
     timeout: float | None
     email: str | None
+    model: str | None
     explore: bool
     url: str | None
     token: str | None
@@ -86,6 +88,8 @@ class Run:
         options: TaskOptions = {}
         if self.email:
             options["email"] = self.email
+        if self.model:
+            options["model"] = self.model
         if self.explore:
             options["explore_mode"] = True
         return options
@@ -185,6 +189,7 @@ def _shared_options(
     no_download: NoDownloadOption = False,
     timeout: TimeoutOption = None,
     email: EmailOption = None,
+    model: ModelOption = None,
     explore: ExploreOption = False,
     busy_timeout: BusyTimeoutOption = 600.0,
     busy_interval: BusyIntervalOption = 10.0,

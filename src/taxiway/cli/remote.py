@@ -33,6 +33,10 @@ TokenOption = Annotated[
     typer.Option("--token", envvar="TAXIWAY_API_TOKEN", help="Your API token.", show_default=False),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the JSON object(s) for scripts.")]
+ModelOption = Annotated[
+    str | None,
+    typer.Option("--model", help="The engine to run, by model name, or 'classic' (see `taxiway engines`)."),
+]
 EmailOption = Annotated[
     str | None, typer.Option("--email", help="The account to act on (default: the server picks).")
 ]

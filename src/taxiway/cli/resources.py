@@ -1,4 +1,4 @@
-"""`taxiway tasks|assets|accounts …`: look at and manage what you have on a server."""
+"""`taxiway tasks|assets|accounts|engines …`: look at and manage what you have on a server."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
 from taxiway.cli.follow import follow
 from taxiway.cli.remote import (
@@ -23,7 +25,7 @@ from taxiway.cli.remote import (
     short_time,
     table,
 )
-from taxiway.client import Account, Asset, Client, Task
+from taxiway.client import Account, Asset, Client, Engines, Task
 
 tasks_app = typer.Typer(help="Your tasks: list, show, wait, download, cancel, delete.", no_args_is_help=True)
 assets_app = typer.Typer(help="Your assets: list, show, upload, delete.", no_args_is_help=True)
@@ -299,3 +301,42 @@ def accounts_credits(
     else:
         spent = f"{credits.permitted} permitted, {credits.used} used"
         typer.echo(f"{credits.email}: {credits.available} available ({spent})")
+
+
+# Engines ---------------------------------------------------------------------------------------
+
+_STATUS_STYLES = {"ready": "green", "missing weights": "yellow", "not installed": "red"}
+
+
+def engines(as_json: JsonOption = False, url: UrlOption = None, token: TokenOption = None) -> None:
+    """The engines offered per operation (what --model takes), whether each is ready, and the device."""
+    found: Engines = _call(url, token, lambda c: c.engines())
+    if as_json:
+        print_json(found.raw)
+        return
+    out.print(_device_line(found.device))
+    grid = Table()
+    for column in ("operation", "model", "engine", "status", "default", "problem"):
+        grid.add_column(column)
+    for operation, offered in found.operations.items():
+        for engine in offered:
+            style = _STATUS_STYLES.get(engine.status, "")
+            grid.add_row(
+                operation,
+                escape(engine.model),
+                escape(engine.engine),
+                f"[{style}]{engine.status}[/{style}]" if style else escape(engine.status),
+                "yes" if engine.default else "",
+                escape(engine.problem or ""),
+            )
+    out.print(grid)
+
+
+def _device_line(device: dict[str, Any]) -> str:
+    """device: auto → cuda (NVIDIA H100 80GB HBM3)"""
+    line = f"device: {device.get('setting', '?')} → {device.get('resolved', '?')}"
+    if device.get("gpu"):
+        line += f" ({device['gpu']})"
+    if device.get("problem"):
+        line += f": {device['problem']}"
+    return escape(line)

@@ -29,7 +29,7 @@ from taxiway.client.errors import (
     Unauthorized,
 )
 from taxiway.client.flows import BusyWait, Policy
-from taxiway.client.models import Account, Artifact, Asset, Credits, MediaInfo, Task
+from taxiway.client.models import Account, Artifact, Asset, Credits, EngineInfo, Engines, MediaInfo, Task
 from taxiway.client.sync import Client
 
 __all__ = [
@@ -45,6 +45,8 @@ __all__ = [
     "Conflict",
     "ConnectionFailed",
     "Credits",
+    "EngineInfo",
+    "Engines",
     "InsufficientCredits",
     "InvalidSignature",
     "MediaInfo",

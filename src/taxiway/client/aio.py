@@ -17,7 +17,7 @@ from taxiway.client.effects import ByteSource, Download, Effect, Flow, Notify, R
 from taxiway.client.endpoints import Endpoints
 from taxiway.client.errors import ApiError, error_from_response
 from taxiway.client.flows import BusyWait, Policy
-from taxiway.client.models import Account, Asset, Credits, Task
+from taxiway.client.models import Account, Asset, Credits, Engines, Task
 from taxiway.client.requests import AspectRatio, AssetRef, TaskOptions, TaskRef
 
 
@@ -197,6 +197,10 @@ class AsyncClient:
     async def webhook_secret(self) -> str:
         """The secret that signs your callbacks (a taxiway extension); see verify_callback."""
         return await self._run(self._endpoints.webhook_secret())
+
+    async def engines(self) -> Engines:
+        """The engines offered per operation, whether each is ready, and the device (an extension)."""
+        return await self._run(self._endpoints.engines())
 
     # The driver: performs each effect a flow yields.
 

@@ -12,7 +12,7 @@ from taxiway.client import flows, requests
 from taxiway.client.effects import ByteSource, Flow
 from taxiway.client.errors import NotFound
 from taxiway.client.flows import BusyWait, Policy
-from taxiway.client.models import Account, Asset, Credits, Task
+from taxiway.client.models import Account, Asset, Credits, Engines, Task
 from taxiway.client.requests import AspectRatio, AssetRef, TaskOptions, TaskRef
 
 
@@ -173,3 +173,7 @@ class Endpoints:
         return flows.fetch(
             requests.Request("GET", "webhooks/secret"), self.policy, lambda data: str(data.get("secret", ""))
         )
+
+    def engines(self) -> Flow[Engines]:
+        """taxiway's extension: the engines offered per operation, and whether each is ready."""
+        return flows.fetch(requests.engines(), self.policy, Engines.from_json)

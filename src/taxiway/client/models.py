@@ -210,3 +210,65 @@ class Credits:
         return cls(
             email=_text(data.get("email")), permitted=credits("permitted"), used=credits("used"), raw=data
         )
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """One engine a server offers for an operation (taxiway's GET engines extension)."""
+
+    model: str  # what a request's `model` field names: a configured model, or "classic"
+    engine: str  # what tasks show in options.engine
+    kind: str  # "classic", "spandrel", "wan-vace", ...
+    default: bool  # what a request naming no model gets
+    status: str  # "ready", "missing weights" or "not installed"
+    problem: str | None
+    path: str | None
+    settings: dict[str, Any]
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def ready(self) -> bool:
+        return self.status == "ready"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EngineInfo:
+        settings = data.get("settings")
+        return cls(
+            model=_text(data.get("model")) or "",
+            engine=_text(data.get("engine")) or "",
+            kind=_text(data.get("kind")) or "",
+            default=data.get("default") is True,
+            status=_text(data.get("status")) or "unknown",
+            problem=_text(data.get("problem")),
+            path=_text(data.get("path")),
+            settings=settings if isinstance(settings, dict) else {},
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class Engines:
+    """The engines offered per operation (default first) and the device neural ones run on."""
+
+    device: dict[str, Any]
+    operations: dict[str, list[EngineInfo]]
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    def default(self, operation: str) -> EngineInfo | None:
+        """The engine a request for `operation` (e.g. "upscale") gets when it names no model."""
+        offered = self.operations.get(operation, [])
+        return next((engine for engine in offered if engine.default), offered[0] if offered else None)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Engines:
+        device = data.get("device")
+        operations = data.get("operations")
+        return cls(
+            device=device if isinstance(device, dict) else {},
+            operations={
+                str(operation): [EngineInfo.from_json(item) for item in items if isinstance(item, dict)]
+                for operation, items in (operations.items() if isinstance(operations, dict) else [])
+                if isinstance(items, list)
+            },
+            raw=data,
+        )

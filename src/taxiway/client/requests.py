@@ -40,6 +40,7 @@ class TaskOptions(TypedDict, total=False):
     reply_ref: str
     max_jobs: int
     email: str
+    model: str  # extension: a configured model by name, or "classic"
 
 
 _OPTION_FIELDS = {
@@ -48,6 +49,7 @@ _OPTION_FIELDS = {
     "reply_ref": "replyRef",
     "max_jobs": "maxJobs",
     "email": "email",
+    "model": "model",
 }
 
 
@@ -259,3 +261,10 @@ def delete_account(email: str) -> Request:
 
 def features(email: str | None) -> Request:
     return Request("GET", "features", params={"email": email} if email else None)
+
+
+# Extensions ------------------------------------------------------------------------------------
+
+
+def engines() -> Request:
+    return Request("GET", "engines")
