@@ -200,7 +200,10 @@ def test_a_folder_of_another_pipeline_is_refused(folder: Path, tmp_path: Path) -
     with pytest.raises(EngineError) as failure:
         build_engine(choose("expand", settings), settings)
     assert failure.value.reason == "MODEL_UNUSABLE"
-    assert str(failure.value).startswith(f"The model folder {other} holds a WanPipeline pipeline")
+    assert str(failure.value) == (
+        f'The model folder {other} holds a WanPipeline pipeline (engine = "wan" runs it); '
+        "the wan-vace engine runs WanVACEPipeline folders."
+    )
 
 
 def test_a_seed_reproduces_its_result_and_another_seed_changes_it(
@@ -277,10 +280,10 @@ def test_running_out_of_gpu_memory_is_a_clear_task_error() -> None:
     def pipe(**_: Any) -> None:
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    window = Window(np.zeros((5, 32, 48, 3), np.uint8), np.ones((5, 32, 48), bool), "a prompt")
+    window = Window(np.zeros((5, 32, 48, 3), np.uint8), np.ones((5, 32, 48), bool))
     config = WanVaceModel(engine="wan-vace", path=Path("wan"))
     with pytest.raises(EngineError) as failure:
-        generate(pipe, window, config, None, lambda _: None)
+        generate(pipe, window, config, {}, None, lambda _: None)
     assert failure.value.reason == "OUT_OF_MEMORY"
     assert str(failure.value) == (
         'The GPU ran out of memory generating 5 frames of 48×32: set cpu_offload = "model" and '

@@ -26,19 +26,26 @@ if _MISSING:
 
 import torch  # noqa: E402
 
+# The transformer sizes of diffusers' own Wan tests.
+TRANSFORMER_SIZES: dict[str, Any] = dict(
+    patch_size=(1, 2, 2),
+    num_attention_heads=2,
+    attention_head_dim=12,
+    in_channels=16,
+    out_channels=16,
+    text_dim=32,
+    freq_dim=256,
+    ffn_dim=32,
+    num_layers=3,
+    cross_attn_norm=True,
+    qk_norm="rms_norm_across_heads",
+    rope_max_seq_len=32,
+)
 
-def save_tiny_wan_vace(folder: Path, seed: int = 0, *, two_stage: bool = False) -> Path:
-    """Build the tiny pipeline with random weights and ``save_pretrained`` it into ``folder``.
 
-    ``two_stage``: a Wan2.2-style folder (VACE-Fun A14B layout): a second transformer for the
-    low-noise steps and the boundary between them.
-    """
-    from diffusers import (
-        AutoencoderKLWan,
-        UniPCMultistepScheduler,
-        WanVACEPipeline,
-        WanVACETransformer3DModel,
-    )
+def _shared_components(seed: int) -> dict[str, Any]:
+    """Tokenizer, text encoder, VAE and scheduler: the same in every Wan pipeline."""
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler
     from transformers import ByT5Tokenizer, UMT5Config, UMT5EncoderModel
 
     torch.manual_seed(seed)
@@ -57,35 +64,39 @@ def save_tiny_wan_vace(folder: Path, seed: int = 0, *, two_stage: bool = False) 
     vae = AutoencoderKLWan(
         base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]
     )
-    sizes: dict[str, Any] = dict(
-        patch_size=(1, 2, 2),
-        num_attention_heads=2,
-        attention_head_dim=12,
-        in_channels=16,
-        out_channels=16,
-        text_dim=32,
-        freq_dim=256,
-        ffn_dim=32,
-        num_layers=3,
-        cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads",
-        rope_max_seq_len=32,
-        vace_layers=[0, 2],
-        vace_in_channels=96,
-    )
-    transformer = WanVACETransformer3DModel(**sizes)
-    second = WanVACETransformer3DModel(**sizes) if two_stage else None
+    # Wan's folders ship UniPC with flow sigmas, as here.
     scheduler = UniPCMultistepScheduler(
         flow_shift=3.0, prediction_type="flow_prediction", use_flow_sigmas=True
     )
+    return dict(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=scheduler)
+
+
+def save_tiny_wan_vace(folder: Path, seed: int = 0, *, two_stage: bool = False) -> Path:
+    """Build the tiny VACE pipeline with random weights and ``save_pretrained`` it into ``folder``.
+
+    ``two_stage``: a Wan2.2-style folder (VACE-Fun A14B layout): a second transformer for the
+    low-noise steps and the boundary between them.
+    """
+    from diffusers import WanVACEPipeline, WanVACETransformer3DModel
+
+    components = _shared_components(seed)
+    sizes = TRANSFORMER_SIZES | {"vace_layers": [0, 2], "vace_in_channels": 96}
+    transformer = WanVACETransformer3DModel(**sizes)
+    second = WanVACETransformer3DModel(**sizes) if two_stage else None
     pipe = WanVACEPipeline(
-        tokenizer=tokenizer,
-        text_encoder=text_encoder,
-        vae=vae,
+        **components,
         transformer=transformer,
-        scheduler=scheduler,
         transformer_2=second,
         boundary_ratio=0.875 if two_stage else None,
     )
     pipe.save_pretrained(folder)
+    return folder
+
+
+def save_tiny_wan_t2v(folder: Path, seed: int = 0) -> Path:
+    """A tiny Wan2.1 text-to-video folder (``WanPipeline``, as the Hub's T2V folders are saved)."""
+    from diffusers import WanPipeline, WanTransformer3DModel
+
+    components = _shared_components(seed)
+    WanPipeline(**components, transformer=WanTransformer3DModel(**TRANSFORMER_SIZES)).save_pretrained(folder)
     return folder

@@ -11,6 +11,10 @@
     path = "Wan2.1-VACE-1.3B-diffusers"       # a diffusers folder (model_index.json)
     operations = ["expand", "extend"]         # default: every operation the engine can do
 
+    [models.wan-t2v]
+    engine = "wan"                            # a plain Wan text-to-video folder: video to video only
+    path = "Wan2.1-T2V-1.3B-diffusers"
+
 Pure data: nothing here imports a model library, so the API process can validate and list models.
 """
 
@@ -25,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 ENGINE_OPERATIONS: dict[str, tuple[str, ...]] = {
     "spandrel": ("upscale",),
     "wan-vace": ("expand", "extend", "video_to_video"),
+    "wan": ("video_to_video",),
 }
 OPERATIONS = ("upscale", "video_to_video", "expand", "extend")
 
@@ -65,10 +70,9 @@ class SpandrelModel(_ModelBase):
     engine: Literal["spandrel"]
 
 
-class WanVaceModel(_ModelBase):
-    """A Wan2.1-VACE (or Wan2.2 VACE-Fun) diffusers folder, run with diffusers' WanVACEPipeline."""
+class _WanModelBase(_ModelBase):
+    """What every Wan diffusers model is configured by: sizes, sampling, memory and speed."""
 
-    engine: Literal["wan-vace"]
     # The short side of generated frames (the long side follows the aspect ratio): "480p", "720p",
     # or a number of pixels, a multiple of 16 (e.g. 256 for quick drafts).
     resolution: Literal["480p", "720p"] | Annotated[int, Field(ge=64, le=2048, multiple_of=16)] = "480p"
@@ -78,7 +82,8 @@ class WanVaceModel(_ModelBase):
     # The rate the model was trained at: sources are sampled at it and new frames come at it.
     fps: int = Field(default=16, ge=1, le=60)
     # Longest clip generated in one go (4k+1 frames); longer outputs are chained in windows that
-    # each start on the last `context_frames` frames of the one before.
+    # overlap by `context_frames`: VACE starts each on the last frames of the one before, plain
+    # Wan cross-fades them.
     max_frames: int = Field(default=81, ge=5, le=257)
     context_frames: int = Field(default=8, ge=1, le=64)
     # Memory: "model" moves whole components to the GPU only while they run, "sequential" moves
@@ -102,7 +107,7 @@ class WanVaceModel(_ModelBase):
         return value
 
     @model_validator(mode="after")
-    def _context_fits(self) -> WanVaceModel:
+    def _context_fits(self) -> _WanModelBase:
         if self.context_frames > self.max_frames - 4:
             raise ValueError(
                 f"context_frames ({self.context_frames}) must leave room for new frames in max_frames "
@@ -111,4 +116,18 @@ class WanVaceModel(_ModelBase):
         return self
 
 
-ModelConfig = Annotated[SpandrelModel | WanVaceModel, Field(discriminator="engine")]
+class WanVaceModel(_WanModelBase):
+    """A Wan2.1-VACE (or Wan2.2 VACE-Fun) diffusers folder, run with diffusers' WanVACEPipeline."""
+
+    engine: Literal["wan-vace"]
+
+
+class WanModel(_WanModelBase):
+    """A Wan2.1 text-to-video diffusers folder, run with diffusers' WanVideoToVideoPipeline: it
+    redraws a source video (SDEdit), so it serves video to video only."""
+
+    engine: Literal["wan"]
+
+
+ModelConfig = Annotated[SpandrelModel | WanVaceModel | WanModel, Field(discriminator="engine")]
+AnyWanModel = WanVaceModel | WanModel

@@ -24,7 +24,11 @@ CLASSIC_ENGINES = {
     "video_to_video": "classic-restyle",
 }
 # The Python packages each engine kind needs (the `neural` extra).
-ENGINE_PACKAGES = {"spandrel": ("torch", "spandrel"), "wan-vace": ("torch", "diffusers", "transformers")}
+ENGINE_PACKAGES = {
+    "spandrel": ("torch", "spandrel"),
+    "wan-vace": ("torch", "diffusers", "transformers"),
+    "wan": ("torch", "diffusers", "transformers"),
+}
 
 
 class UnknownModel(ValueError):

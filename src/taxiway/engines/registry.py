@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from taxiway.core.model_config import SpandrelModel, WanVaceModel
+from taxiway.core.model_config import AnyWanModel, SpandrelModel
 from taxiway.core.settings import Settings
 from taxiway.engines.base import Engine, EngineError
 from taxiway.engines.catalog import EngineChoice, missing_packages
@@ -64,11 +64,11 @@ def _spandrel(choice: EngineChoice, settings: Settings) -> Engine:
     )
 
 
-def _wan_vace(choice: EngineChoice, settings: Settings) -> Engine:
-    from taxiway.engines.neural.wan_vace import WanVace
+def _wan(choice: EngineChoice, settings: Settings) -> Engine:
+    from taxiway.engines.neural.wan import WanEngine
 
-    assert isinstance(choice.config, WanVaceModel) and choice.path is not None
-    return WanVace(
+    assert isinstance(choice.config, AnyWanModel) and choice.path is not None
+    return WanEngine(
         choice.path,
         choice.config,
         name=choice.engine,
@@ -91,4 +91,4 @@ def build_engine(choice: EngineChoice, settings: Settings) -> Engine:
         )
     if isinstance(choice.config, SpandrelModel):
         return _spandrel(choice, settings)
-    return _wan_vace(choice, settings)
+    return _wan(choice, settings)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from taxiway.assets.service import get_owned_asset
 from taxiway.core import ids
 from taxiway.core.errors import BadRequest
-from taxiway.core.model_config import WanVaceModel
+from taxiway.core.model_config import AnyWanModel
 from taxiway.core.settings import Settings
 from taxiway.engines.catalog import EngineChoice
 from taxiway.engines.classic.looks import resolve_look
@@ -131,7 +131,7 @@ def _plan_upscale(op: Operation, values: dict[str, Any], video: Asset) -> Plan:
 
 def _video_to_video_size(aspect_ratio: str, engine: EngineChoice) -> tuple[int, int]:
     width, height = VIDEO_TO_VIDEO_SIZES[aspect_ratio]
-    if isinstance(engine.config, WanVaceModel):  # the contract's 5:3 (or 3:5) at the model's resolution
+    if isinstance(engine.config, AnyWanModel):  # the contract's 5:3 (or 3:5) at the model's resolution
         return generation_size(width, height, engine.config.resolution)
     return width, height
 

@@ -1,8 +1,10 @@
-"""A Wan VACE diffusers pipeline: loaded from a user's folder, tuned for speed and memory, and run
-one window at a time with progress and cancellation.
+"""A Wan diffusers pipeline: loaded from a user's folder, tuned for speed and memory, and run one
+window at a time with progress and cancellation.
 
-Loading is exactly ``WanVACEPipeline.from_pretrained(folder)``: the layout diffusers writes with
-``save_pretrained`` and the Hub's ``Wan-AI/Wan2.1-VACE-1.3B-diffusers`` folders use. On a GPU the
+Loading is exactly ``WanVACEPipeline.from_pretrained(folder)`` for the wan-vace engine and
+``WanVideoToVideoPipeline.from_pretrained(folder)`` for the wan engine (a Wan2.1 T2V folder): the
+layout diffusers writes with ``save_pretrained`` and the Hub's ``Wan-AI/*-diffusers`` folders use.
+The prompt is encoded once per task (``encode_prompt``) and every window reuses it. On a GPU the
 transformer and text encoder run in the configured dtype (bfloat16 by default) and the VAE in
 float32, as Wan's authors advise (its decoder loses colour accuracy in half precision); the CPU
 runs everything in float32. ``tune`` applies the speed options (attention backend, First Block
@@ -21,12 +23,27 @@ from typing import Any
 
 import numpy as np
 
-from taxiway.core.model_config import WanVaceModel
+from taxiway.core.model_config import AnyWanModel
 from taxiway.engines.neural.devices import ModelLoadError, out_of_memory
 
 log = logging.getLogger(__name__)
 
-PIPELINE_CLASSES = ("WanVACEPipeline",)
+# Per engine kind: the folders it accepts (model_index.json's _class_name), the pipeline class
+# that runs them, and an example to download.
+PIPELINES: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "wan-vace": (
+        ("WanVACEPipeline",),
+        "WanVACEPipeline",
+        "Wan-AI/Wan2.1-VACE-1.3B-diffusers",
+    ),
+    "wan": (
+        ("WanPipeline", "WanVideoToVideoPipeline"),
+        "WanVideoToVideoPipeline",
+        "Wan-AI/Wan2.1-T2V-1.3B-diffusers",
+    ),
+}
+# The engine kind that runs each folder class, to point a misconfigured model at the right one.
+ENGINE_OF_CLASS = {name: kind for kind, (classes, _, _) in PIPELINES.items() for name in classes}
 
 
 def _dtype(name: str, device: str) -> Any:
@@ -35,33 +52,57 @@ def _dtype(name: str, device: str) -> Any:
     return torch.float32 if device == "cpu" else getattr(torch, name)
 
 
-def load_pipeline(path: Path, config: WanVaceModel, device: str) -> Any:
-    """``WanVACEPipeline`` from the diffusers folder ``path``, on ``device``, tuned by ``config``.
-
-    Raises ModelLoadError for a missing folder, a folder of another pipeline, or broken weights.
-    """
-    import torch
-    from diffusers import AutoencoderKLWan, WanVACEPipeline
-
+def _read_index(path: Path, kind: str) -> dict[str, Any]:
+    """The folder's model_index.json, checked to be one the ``kind`` engine runs."""
+    accepted, _, example = PIPELINES[kind]
     index = path / "model_index.json"
     if not index.is_file():
         raise ModelLoadError(
             f"No diffusers model folder at {path}: it has no model_index.json "
-            "(download e.g. Wan-AI/Wan2.1-VACE-1.3B-diffusers there)."
+            f"(download e.g. {example} there)."
         )
     try:
-        pipeline_class = json.loads(index.read_text()).get("_class_name")
-    except (OSError, ValueError) as exc:
+        content = json.loads(index.read_text())
+        pipeline_class = content.get("_class_name")
+    except (OSError, ValueError, AttributeError) as exc:
         raise ModelLoadError(f"The model folder {path} has an unreadable model_index.json: {exc}") from exc
-    if pipeline_class not in PIPELINE_CLASSES:
+    if pipeline_class not in accepted:
+        other = ENGINE_OF_CLASS.get(pipeline_class)
+        hint = f' (engine = "{other}" runs it)' if other else ""
         raise ModelLoadError(
-            f"The model folder {path} holds a {pipeline_class} pipeline; the wan-vace engine runs "
-            f"{', '.join(PIPELINE_CLASSES)} folders (Wan2.1-VACE 1.3B / 14B, Wan2.2 VACE-Fun)."
+            f"The model folder {path} holds a {pipeline_class} pipeline{hint}; the {kind} engine runs "
+            f"{' or '.join(accepted)} folders."
         )
+    if kind == "wan" and (_component(content, "transformer_2") or content.get("expand_timesteps")):
+        # WanVideoToVideoPipeline has one transformer and Wan2.1's timestep embedding.
+        raise ModelLoadError(
+            f"The model folder {path} is a Wan2.2 model (A14B or TI2V-5B), which diffusers' "
+            "WanVideoToVideoPipeline does not run; use a Wan2.1 T2V folder, or a VACE model."
+        )
+    return content
+
+
+def _component(index: dict[str, Any], name: str) -> bool:
+    entry = index.get(name)
+    return isinstance(entry, list) and any(entry)
+
+
+def load_pipeline(path: Path, config: AnyWanModel, device: str) -> Any:
+    """The ``config.engine`` kind's pipeline from the diffusers folder ``path``, on ``device``, tuned.
+
+    Raises ModelLoadError for a missing folder, a folder of another pipeline, or broken weights.
+    """
+    import diffusers
+    import torch
+
+    _read_index(path, config.engine)
+    pipeline_class = getattr(diffusers, PIPELINES[config.engine][1])
     dtype = _dtype(config.dtype, device)
     try:
-        vae = AutoencoderKLWan.from_pretrained(path, subfolder="vae", dtype=_dtype("float32", device))
-        pipe = WanVACEPipeline.from_pretrained(path, vae=vae, dtype=dtype)
+        vae = diffusers.AutoencoderKLWan.from_pretrained(
+            path, subfolder="vae", dtype=_dtype("float32", device)
+        )
+        pipe = pipeline_class.from_pretrained(path, vae=vae, dtype=dtype)
     except Exception as exc:  # Missing components, truncated shards, mismatched shapes, ...
         raise ModelLoadError(
             f"The model folder {path} could not be loaded: {type(exc).__name__}: {exc}"
@@ -76,7 +117,7 @@ def load_pipeline(path: Path, config: WanVaceModel, device: str) -> Any:
     return pipe
 
 
-def tune(pipe: Any, config: WanVaceModel, device: str) -> None:
+def tune(pipe: Any, config: AnyWanModel, device: str) -> None:
     """Place ``pipe`` on ``device`` and apply the model's memory and speed settings."""
     if device == "cpu" or config.cpu_offload == "none":
         pipe.to(device)
@@ -110,33 +151,69 @@ def tune(pipe: Any, config: WanVaceModel, device: str) -> None:
             transformer.compile_repeated_blocks(fullgraph=True)
 
 
+# The pipelines' own default text length; embeddings computed here must match it.
+MAX_SEQUENCE_LENGTH = 512
+
+
+def encode_prompt(pipe: Any, prompt: str, config: AnyWanModel) -> dict[str, Any]:
+    """The prompt's and negative prompt's embeddings, as pipeline arguments. Computed once per task
+    so the text encoder (5 B parameters in Wan's umT5) runs once, not once per window."""
+    import torch
+
+    try:
+        with torch.inference_mode():
+            positive, negative = pipe.encode_prompt(
+                prompt,
+                config.negative_prompt or None,
+                do_classifier_free_guidance=config.guidance_scale > 1,
+                max_sequence_length=MAX_SEQUENCE_LENGTH,
+                device=pipe._execution_device,  # where offloading puts the encoder too
+            )
+    except torch.cuda.OutOfMemoryError as exc:
+        raise out_of_memory("encoding the prompt", 'set cpu_offload = "model" for this model') from exc
+    return {"prompt_embeds": positive, "negative_prompt_embeds": negative}
+
+
 @dataclass(frozen=True)
 class Window:
-    """One call of the pipeline: ``video``/``mask`` are F×H×W×3 uint8 / F×H×W bool (True = generate)."""
+    """One call of the pipeline on ``video`` (F×H×W×3 uint8).
+
+    VACE (wan-vace) takes a ``mask`` (F×H×W bool, True = generate) and follows the video by
+    ``conditioning_scale``; plain Wan (wan, ``mask`` None) re-noises the video by ``strength``
+    (the share of the denoising schedule it runs) and redraws it.
+    """
 
     video: np.ndarray
-    mask: np.ndarray
-    prompt: str
+    mask: np.ndarray | None
     conditioning_scale: float = 1.0
+    strength: float = 1.0
     reference: np.ndarray | None = None  # H×W×3 uint8: an image the generated frames should follow
 
 
 def generate(
     pipe: Any,
     window: Window,
-    config: WanVaceModel,
+    config: AnyWanModel,
+    prompt: dict[str, Any],
     generator: Any,
     on_step: Callable[[int], None],
 ) -> np.ndarray:
-    """Run one window; returns F×H×W×3 uint8 frames. ``on_step(i)`` after each denoising step may
-    raise (StopRequested) to stop within a step; a CUDA out-of-memory becomes a clear EngineError."""
+    """Run one window with the ``encode_prompt`` embeddings ``prompt``; returns F×H×W×3 uint8 frames.
+    ``on_step(i)`` after each denoising step may raise (StopRequested) to stop within a step; a CUDA
+    out-of-memory becomes a clear EngineError."""
     import torch
     from PIL import Image
 
     frames, height, width = window.video.shape[:3]
-    video = [Image.fromarray(frame) for frame in window.video]
-    mask = [Image.fromarray(np.where(m, 255, 0).astype(np.uint8)) for m in window.mask]
-    reference = None if window.reference is None else [Image.fromarray(window.reference)]
+    inputs: dict[str, Any] = {"video": [Image.fromarray(frame) for frame in window.video]}
+    if window.mask is None:
+        inputs["strength"] = window.strength
+    else:
+        inputs["mask"] = [Image.fromarray(np.where(m, 255, 0).astype(np.uint8)) for m in window.mask]
+        inputs["conditioning_scale"] = window.conditioning_scale
+        inputs["num_frames"] = frames
+        if window.reference is not None:
+            inputs["reference_images"] = [Image.fromarray(window.reference)]
 
     def step_end(_pipe: Any, step: int, _timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
         on_step(step)
@@ -145,15 +222,10 @@ def generate(
     try:
         with torch.inference_mode():
             result = pipe(
-                prompt=window.prompt,
-                negative_prompt=config.negative_prompt or None,
-                video=video,
-                mask=mask,
-                reference_images=reference,
-                conditioning_scale=window.conditioning_scale,
+                **inputs,
+                **prompt,
                 height=height,
                 width=width,
-                num_frames=frames,
                 num_inference_steps=config.steps,
                 guidance_scale=config.guidance_scale,
                 generator=generator,

@@ -1,4 +1,7 @@
-"""Wan VACE: expand, extend and video to video with one diffusion model (diffusers' WanVACEPipeline).
+"""Wan diffusion engines: expand, extend and video to video with a Wan VACE model (engine
+``wan-vace``, diffusers' WanVACEPipeline), and video to video with a plain Wan2.1 text-to-video
+model (engine ``wan``, diffusers' WanVideoToVideoPipeline). One class runs both: they share the
+loader, the sampling onto the model's clock, the windows and the encoding.
 
 VACE generates a clip from a conditioning video and a mask: where the mask is black the frames are
 kept (the model sees them), where it is white they are generated. Each operation is a way of
@@ -13,10 +16,13 @@ building that conditioning, frame by frame, on the model's own clock (``fps``, 1
 * video to video: the source, centre-cropped to the planned 5:3 or 3:5 size, as a control video
   under an all-white mask: the model redraws everything, following the source's structure by
   ``conditioning_scale = 1 - structure_transformation / 10`` (0 keeps the structure most, 10
-  ignores the source: text to video).
+  ignores the source: text to video). The plain Wan model instead re-noises the source and runs
+  the last ``structure_transformation / 10`` of its denoising schedule (SDEdit; at least one step):
+  low values keep the source's pictures, high ones keep little but its layout.
 
 Clips longer than ``max_frames`` (81 = 5 s at 16 fps) are generated in windows, each starting on
-the last ``context_frames`` frames the previous window generated, kept; see
+the last ``context_frames`` frames the previous window generated, kept (plain Wan, which cannot
+keep frames, cross-fades those frames between the two windows instead); see
 :mod:`~taxiway.engines.neural.frame_plan`. Outputs keep the source's frame rate: generated
 pictures change ``fps`` times a second and are held in between (no blending). ``seed`` seeds one
 CPU ``torch.Generator`` for the whole task, so a seed reproduces a result on any device.
@@ -36,7 +42,7 @@ from typing import Any
 import numpy as np
 from av.video.frame import VideoFrame
 
-from taxiway.core.model_config import WanVaceModel
+from taxiway.core.model_config import AnyWanModel
 from taxiway.engines.base import EngineError, EngineJob, Progress
 from taxiway.engines.media_errors import REASON_UNDECODABLE, reencoding, undecodable_input_errors
 from taxiway.engines.neural.devices import pick_device
@@ -47,7 +53,7 @@ from taxiway.engines.neural.frame_plan import (
     sample_at_rate,
     windows,
 )
-from taxiway.engines.neural.wan_pipeline import Window, generate, load_pipeline
+from taxiway.engines.neural.wan_pipeline import Window, encode_prompt, generate, load_pipeline
 from taxiway.media.decode import VideoDecoder, copy_timing
 from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET
 from taxiway.media.expand_fill import ImageError, load_image
@@ -71,16 +77,16 @@ class Timeline:
     """The conditioning of a whole task: frames (T×H×W×3 uint8) and where to generate (T×H×W)."""
 
     video: np.ndarray
-    mask: np.ndarray  # True = generate; may be a broadcast view
+    mask: np.ndarray | None  # True = generate; None: plain Wan redraws every frame
 
 
-class WanVace:
-    """Runs expand, extend and video to video with the Wan VACE model in ``path``, loaded once here."""
+class WanEngine:
+    """Runs the operations its model serves with the Wan model in ``path``, loaded once here."""
 
     def __init__(
         self,
         path: Path,
-        config: WanVaceModel,
+        config: AnyWanModel,
         *,
         name: str,
         device: str = "auto",
@@ -109,6 +115,11 @@ class WanVace:
     def run(self, job: EngineJob, progress: Progress) -> Path:
         if job.video is None or job.video_info is None:
             raise EngineError(f"The {job.operation} operation needs a video.", reason="BAD_INPUT")
+        if job.operation not in self.config.serves():
+            raise EngineError(
+                f"Model {self.name} does not do {job.operation.replace('_', ' ')}.",
+                reason="ENGINE_UNAVAILABLE",
+            )
         job.output_dir.mkdir(parents=True, exist_ok=True)
         match job.operation:
             case "expand":
@@ -117,7 +128,7 @@ class WanVace:
                 return self._extend(job, progress)
             case "video_to_video":
                 return self._video_to_video(job, progress)
-        raise EngineError(f"The wan-vace engine cannot do {job.operation}.", reason="ENGINE_UNAVAILABLE")
+        raise EngineError(f"The Wan engines cannot do {job.operation}.", reason="ENGINE_UNAVAILABLE")
 
     # -- the operations ---------------------------------------------------------------------------
 
@@ -165,12 +176,16 @@ class WanVace:
         seconds = _seconds(job.params.get("output_seconds"), info.duration)
         count = frame_count(seconds, fps)
         video = np.stack(list(_sampled(job.video, CropScaleRGB(width, height), fps, count, seconds)))
-        mask = np.ones(video.shape[:3], bool)
         structure = float(job.params.get("structure_transformation", 3))
         text = f"redrawing {info.width}×{info.height} as {width}×{height} with {self.name}"
-        generated = self._generate(
-            Timeline(video, mask), job.params, progress, text, conditioning_scale=1 - structure / 10
-        )
+        if self.config.engine == "wan":
+            strength = redraw_strength(structure, self.config.steps)
+            generated = self._generate(Timeline(video, None), job.params, progress, text, strength=strength)
+        else:
+            mask = np.ones(video.shape[:3], bool)
+            generated = self._generate(
+                Timeline(video, mask), job.params, progress, text, conditioning_scale=1 - structure / 10
+            )
 
         def redrawn(frame: VideoFrame) -> np.ndarray:
             return generated[held_index(_time(frame), fps, count)]
@@ -241,13 +256,20 @@ class WanVace:
         text: str,
         *,
         conditioning_scale: float = 1.0,
+        strength: float = 1.0,
     ) -> np.ndarray:
-        """Generate the whole timeline window by window; returns T×H×W×3 uint8 frames."""
+        """Generate the whole timeline window by window; returns T×H×W×3 uint8 frames.
+
+        Windows overlap by ``context_frames``. With a mask (VACE) a window starts on the frames the
+        one before generated, kept as they are; without one (plain Wan) each window redraws its own
+        frames and the overlap cross-fades from the earlier window to the later.
+        """
         import torch
 
-        total = len(timeline.video)
-        spans = windows(total, self.config.max_frames, self.config.context_frames)
-        steps = self.config.steps
+        total, context = len(timeline.video), self.config.context_frames
+        spans = windows(total, self.config.max_frames, context)
+        # Plain Wan runs the last `strength` share of the schedule (img2img); VACE runs all of it.
+        steps = self.config.steps if timeline.mask is not None else int(self.config.steps * strength)
         units = len(spans) * steps / ENCODING  # the rest: encoding the output
         progress(
             0,
@@ -255,14 +277,13 @@ class WanVace:
             f"{text}: {total} frames at {self.config.fps} fps, {len(spans)} window(s) × {steps} steps",
         )
         generator = torch.Generator("cpu").manual_seed(int(params.get("seed") or 0))
-        prompt = params.get("text_prompt") or ""
+        prompt = encode_prompt(self.pipe, params.get("text_prompt") or "", self.config)
         out = np.empty_like(timeline.video)
         for number, span in enumerate(spans):
             stop = min(span.stop, total)
             video = _padded(timeline.video[span.start : stop], len(span))
-            mask = _padded(timeline.mask[span.start : stop], len(span))
-            if number > 0:  # start on what the previous window generated, kept as it is
-                context = self.config.context_frames
+            mask = None if timeline.mask is None else _padded(timeline.mask[span.start : stop], len(span))
+            if number > 0 and mask is not None:  # start on what the previous window generated, kept
                 video[:context] = out[span.start : span.start + context]
                 mask[:context] = False
             done = number * steps
@@ -270,14 +291,11 @@ class WanVace:
             def on_step(step: int, done: int = done) -> None:
                 progress(done + step + 1, units)
 
-            frames = generate(
-                self.pipe,
-                Window(video, mask, prompt, conditioning_scale),
-                self.config,
-                generator,
-                on_step,
-            )
-            out[span.start : stop] = frames[: stop - span.start]
+            window = Window(video, mask, conditioning_scale=conditioning_scale, strength=strength)
+            frames = generate(self.pipe, window, self.config, prompt, generator, on_step)[: stop - span.start]
+            if number > 0 and mask is None:
+                frames[:context] = _cross_fade(out[span.start : span.start + context], frames[:context])
+            out[span.start : stop] = frames
         progress(ENCODING, 1, "encoding")
         return out
 
@@ -331,6 +349,23 @@ def _seconds(value: Any, duration: float | None) -> float:
 
 def _multiple_of_16(value: float) -> int:
     return max(16, round(float(value) / 16) * 16)
+
+
+def redraw_strength(structure: float, steps: int) -> float:
+    """The img2img ``strength`` for ``structure_transformation`` (0-10) with ``steps`` steps: the
+    share of the schedule that is run, structure/10, but always at least one whole step.
+
+    diffusers runs ``int(steps * strength)`` steps; the half step keeps float rounding from
+    dropping one.
+    """
+    count = min(steps, max(1, round(steps * structure / 10)))
+    return 1.0 if count == steps else (count + 0.5) / steps
+
+
+def _cross_fade(earlier: np.ndarray, later: np.ndarray) -> np.ndarray:
+    """Frames that go from ``earlier`` to ``later`` (both N×H×W×3 uint8) in N even steps."""
+    weight = (np.arange(1, len(later) + 1) / (len(later) + 1))[:, None, None, None]
+    return (earlier * (1 - weight) + later * weight + 0.5).astype(np.uint8)
 
 
 def _padded(frames: np.ndarray, length: int) -> np.ndarray:
