@@ -31,7 +31,8 @@ import av
 import cv2
 import numpy as np
 import torch
-from common import FPS, ffmpeg, machine_line, stopwatch
+from av.filter import Graph
+from common import FPS, machine_line, stopwatch
 from spandrel import ModelLoader
 from spandrel.architectures.Compact import Compact
 from spandrel.architectures.ESRGAN import ESRGAN
@@ -54,14 +55,19 @@ def build_checkpoint(kind: str, path: Path) -> Path:
 
 
 def make_clip(path: Path, width: int, height: int, frames: int) -> None:
-    import subprocess
-
-    cmd = ffmpeg(
-        "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={FPS}",
-        "-frames:v", str(frames), "-c:v", "libx264", "-preset", "fast", "-crf", "20",
-        "-pix_fmt", "yuv420p", str(path),
-    )  # fmt: skip
-    subprocess.run(cmd, check=True)
+    """FFmpeg's testsrc2 pattern, encoded with PyAV (no ffmpeg CLI needed on a GPU machine)."""
+    graph = Graph()
+    graph.add("testsrc2", f"size={width}x{height}:rate={FPS}").link_to(graph.add("buffersink"))
+    graph.configure()
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "fast", "crf": "20"}
+        for _ in range(frames):
+            frame = graph.pull().reformat(format="yuv420p")
+            frame.pts = None  # numbered by the encoder at FPS
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
 
 
 def run_baseline(checkpoint: Path, source: Path, output: Path, device: str, preset: str, crf: int) -> int:

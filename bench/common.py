@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
-import imageio_ffmpeg
 
 SOURCE_SIZE = (1280, 720)
 FPS = 24
@@ -20,6 +19,8 @@ FPS = 24
 
 def ffmpeg(*args: str) -> list[str]:
     """An ffmpeg CLI command line (the binary imageio-ffmpeg ships), quiet and overwriting."""
+    import imageio_ffmpeg  # here, not at the top: the GPU benchmarks run without it (no ffmpeg CLI)
+
     return [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args]
 
 

@@ -131,11 +131,13 @@ def tune(pipe: Any, config: AnyWanModel, device: str) -> None:
         # Its hooks decide per step whether the other blocks run: a full graph cannot be traced
         # through them, and a partial one recompiles on every step.
         log.warning("compile is off for this model: it does not combine with first_block_cache")
+    if config.attention_backend and device == "cpu":
+        log.warning("attention_backend %r is not used on the CPU", config.attention_backend)
     # Wan2.2 folders have a second transformer for the low-noise steps: tune both alike.
     for transformer in (pipe.transformer, getattr(pipe, "transformer_2", None)):
         if transformer is None:
             continue
-        if config.attention_backend:
+        if config.attention_backend and device != "cpu":  # its kernels are GPU kernels
             try:
                 transformer.set_attention_backend(config.attention_backend)
             except Exception as exc:  # Unknown name, or its kernels are not installed on this worker.
