@@ -155,3 +155,46 @@ def test_a_model_without_the_neural_extra_says_what_to_install(monkeypatch: pyte
         "Model 'x4.pth' needs spandrel_is_not_installed, which this worker does not have: "
         "install taxiway[neural] on it, or remove the model from the configuration."
     )
+
+
+class _GpuOfLimitedMemory:
+    """The loaded model, behind a GPU that runs out of memory above ``pixels`` input pixels a call."""
+
+    def __init__(self, inner: Any, pixels: int) -> None:
+        self.inner, self.pixels, self.refused = inner, pixels, 0
+        self.model = inner.model  # what the engine reads the dtype from
+
+    def __call__(self, images: Any) -> Any:
+        import torch
+
+        n, _, h, w = images.shape
+        if n * h * w > self.pixels:
+            self.refused += 1
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return self.inner(images)
+
+
+def test_running_out_of_gpu_memory_retries_smaller_and_remembers_what_fitted(tmp_path: Path) -> None:
+    import numpy as np
+
+    model = save_checkpoint(tiny_compact(), tmp_path / "compact.safetensors")
+    engine = SpandrelUpscale(model, device="cpu", batch_size=4, tile_size=0, tile_overlap=8)
+    frames = np.random.default_rng(0).integers(0, 256, (4, 128, 128, 3), dtype=np.uint8)
+    expected = engine.upscale_batch(frames)
+    # One 128×128 frame does not fit; a 64-pixel tile with its 8-pixel margins (at most 80×80) does.
+    engine.model = limited = _GpuOfLimitedMemory(engine.model, pixels=80 * 80)
+    result = engine.upscale_batch(frames)
+    assert limited.refused == 3  # 4 frames, then 2, then 1 whole frame
+    assert result.shape == expected.shape == (4, 512, 512, 3)
+    assert np.abs(result.astype(int) - expected).max() <= 1  # tiles overlap: the same picture
+    engine.upscale_batch(frames)  # the next batch of that size starts with what fitted
+    assert limited.refused == 3
+    # Nothing fits: a clear task error, not a crash. (100 px: no tile of at least MIN_TILE is smaller.)
+    engine.model = _GpuOfLimitedMemory(engine.model.inner, pixels=16 * 16)
+    with pytest.raises(EngineError) as failure:
+        engine.upscale_batch(frames[:, :100, :100])
+    assert failure.value.reason == "OUT_OF_MEMORY"
+    assert str(failure.value) == (
+        "The GPU ran out of memory upscaling one 100×100 frame whole with RealESRGAN Compact: "
+        "free the GPU of other work, or use a smaller model."
+    )

@@ -13,6 +13,11 @@ own scale (x2, x4, ...) rarely lands on the contract's size, so its output is re
 ``four_k_class(display size)`` with Lanczos, like the classic engine. Audio and timestamps are
 carried as there. Progress is reported after every batch (and every tile); a StopRequested from
 the callback stops the run within a batch and leaves no output file.
+
+When the GPU runs out of memory the batch is retried smaller: half the frames per call down to one,
+then that frame in tiles of half its size, down to ``MIN_TILE``; what fits is remembered per frame
+size for the model's later batches and tasks. Only when a ``MIN_TILE`` tile does not fit does the
+task fail (OUT_OF_MEMORY).
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ log = logging.getLogger(__name__)
 QUEUE_BATCHES = 2
 QUEUE_FRAMES = 8
 _POLL_S = 0.1
+# The smallest tile (input pixels) tried after running out of GPU memory.
+MIN_TILE = 64
 
 
 def load_sr_model(path: str | Path, device: str) -> Any:
@@ -126,6 +133,22 @@ def upscale_tensor(
     return out
 
 
+@dataclass(frozen=True)
+class Fit:
+    """How frames of one size go through the model: ``frames`` per call, in ``tile``-pixel tiles
+    when a side exceeds it (0 = whole frames)."""
+
+    frames: int
+    tile: int
+
+    def smaller(self, height: int, width: int) -> Fit | None:
+        """The next thing to try after running out of memory, or None when nothing smaller is left."""
+        if self.frames > 1:
+            return Fit(self.frames // 2, self.tile)
+        side = self.tile if 0 < self.tile < max(height, width) else max(height, width)
+        return Fit(1, side // 2) if side // 2 >= MIN_TILE else None
+
+
 @dataclass
 class _Batch:
     frames: list[VideoFrame]  # carry pts/duration/time_base
@@ -175,6 +198,7 @@ class SpandrelUpscale:
         self.preset = preset
         self.crf = crf
         self.encoder_threads = encoder_threads
+        self._fits: dict[tuple[int, int], Fit] = {}  # frame size -> what fitted in GPU memory
         log.info(
             "loaded %s x%d (%s) on %s as %s",
             self.architecture,
@@ -187,19 +211,40 @@ class SpandrelUpscale:
     # -- the model stage -------------------------------------------------------------------------
 
     def upscale_batch(self, rgb: np.ndarray, on_tile: Callable[[], None] | None = None) -> np.ndarray:
-        """N×H×W×3 uint8 → N×(H·s)×(W·s)×3 uint8."""
+        """N×H×W×3 uint8 → N×(H·s)×(W·s)×3 uint8; retried smaller when the GPU runs out of memory."""
         import torch
 
-        try:
-            return self._upscale_batch(rgb, on_tile)
-        except torch.cuda.OutOfMemoryError as exc:
-            raise out_of_memory(
-                f"upscaling {rgb.shape[0]} frame(s) of {rgb.shape[2]}×{rgb.shape[1]} "
-                f"with {self.architecture}",
-                "lower sr_batch_size or sr_tile_size",
-            ) from exc
+        height, width = rgb.shape[1:3]
+        fit = self._fits.get((height, width), Fit(len(rgb), self.tile_size))
+        while True:
+            try:
+                parts = [
+                    self._upscale_batch(rgb[i : i + fit.frames], on_tile, fit.tile)
+                    for i in range(0, len(rgb), fit.frames)
+                ]
+                return parts[0] if len(parts) == 1 else np.concatenate(parts)
+            except torch.cuda.OutOfMemoryError:
+                smaller = fit.smaller(height, width)
+                if smaller is None:
+                    how = f"in {fit.tile}-pixel tiles" if 0 < fit.tile < max(width, height) else "whole"
+                    raise out_of_memory(
+                        f"upscaling one {width}×{height} frame {how} with {self.architecture}",
+                        "free the GPU of other work, or use a smaller model",
+                    ) from None
+            # Out of the except block: the failed attempt's tensors are free to be released.
+            torch.cuda.empty_cache()
+            log.warning(
+                "%s ran out of GPU memory on %d frame(s) of %d×%d; now %d frame(s) per call%s",
+                self.name,
+                fit.frames,
+                width,
+                height,
+                smaller.frames,
+                f" in {smaller.tile}-pixel tiles" if smaller.tile else "",
+            )
+            fit = self._fits[(height, width)] = smaller
 
-    def _upscale_batch(self, rgb: np.ndarray, on_tile: Callable[[], None] | None) -> np.ndarray:
+    def _upscale_batch(self, rgb: np.ndarray, on_tile: Callable[[], None] | None, tile: int) -> np.ndarray:
         import torch
 
         with torch.inference_mode():
@@ -210,7 +255,7 @@ class SpandrelUpscale:
                 self.model,
                 x,
                 scale=self.scale,
-                tile=self.tile_size,
+                tile=tile,
                 overlap=self.tile_overlap,
                 on_tile=on_tile,
             )
