@@ -111,6 +111,14 @@ def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_video(path, width=160, height=90, seconds=1.0, fps=12, audio=True)
 
 
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """15 s of 320×180: a task that surely outlasts a dispatcher's orderly stop (a second or two
+    from SIGTERM to the cancel reaching the actor), where slow_clip's 5 s could finish first."""
+    path = tmp_path_factory.mktemp("ray-media") / "long.mp4"
+    return make_video(path, width=320, height=180, seconds=15.0, fps=12, audio=True)
+
+
 def upscale(api: Api, asset_id: str) -> dict[str, Any]:
     response = api.create("videos/upscale", {"videoAssetId": asset_id})
     assert response.status_code == 200, response.text
@@ -225,11 +233,11 @@ def test_a_killed_dispatcher_loses_and_duplicates_nothing(
 
 
 def test_sigterm_hands_the_running_task_back_without_counting_an_attempt(
-    ray_stack: RayStack, slow_clip: Path
+    ray_stack: RayStack, long_clip: Path
 ) -> None:
     first = ray_stack.start_dispatcher()
     api = ray_stack.api
-    task = upscale(api, api.upload(slow_clip, "video/mp4")["assetId"])
+    task = upscale(api, api.upload(long_clip, "video/mp4")["assetId"])
     api.wait_running_with_progress(task["taskId"], timeout=90)
     [actor_pid] = first.actor_pids().values()
 
