@@ -31,8 +31,7 @@ import av
 import cv2
 import numpy as np
 import torch
-from av.filter import Graph
-from common import FPS, machine_line, stopwatch
+from common import FPS, machine_line, make_pattern_clip, stopwatch
 from spandrel import ModelLoader
 from spandrel.architectures.Compact import Compact
 from spandrel.architectures.ESRGAN import ESRGAN
@@ -52,22 +51,6 @@ def build_checkpoint(kind: str, path: Path) -> Path:
         model = Compact(num_in_ch=3, num_out_ch=3, num_feat=64, num_conv=32, upscale=4)
     torch.save(model.state_dict(), path)
     return path
-
-
-def make_clip(path: Path, width: int, height: int, frames: int) -> None:
-    """FFmpeg's testsrc2 pattern, encoded with PyAV (no ffmpeg CLI needed on a GPU machine)."""
-    graph = Graph()
-    graph.add("testsrc2", f"size={width}x{height}:rate={FPS}").link_to(graph.add("buffersink"))
-    graph.configure()
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "fast", "crf": "20"}
-        for _ in range(frames):
-            frame = graph.pull().reformat(format="yuv420p")
-            frame.pts = None  # numbered by the encoder at FPS
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode())
 
 
 def run_baseline(checkpoint: Path, source: Path, output: Path, device: str, preset: str, crf: int) -> int:
@@ -123,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         checkpoint = build_checkpoint(args.model, work / f"{args.model}.pth")
         source = work / "source.mp4"
-        make_clip(source, width, height, frames)
+        make_pattern_clip(source, width, height, frames)
         print(machine_line(), f"torch {torch.__version__}, device {device}")
         if device == "cuda":
             print("gpu:", torch.cuda.get_device_name(0))

@@ -37,6 +37,25 @@ def make_source(path: Path, frames: int) -> None:
     subprocess.run(cmd, check=True)
 
 
+def make_pattern_clip(path: Path, width: int, height: int, frames: int) -> Path:
+    """FFmpeg's testsrc2 pattern at FPS, encoded with PyAV: no ffmpeg CLI needed (GPU machines)."""
+    from av.filter import Graph
+
+    graph = Graph()
+    graph.add("testsrc2", f"size={width}x{height}:rate={FPS}").link_to(graph.add("buffersink"))
+    graph.configure()
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "fast", "crf": "20"}
+        for _ in range(frames):
+            frame = graph.pull().reformat(format="yuv420p")
+            frame.pts = None  # numbered by the encoder at FPS
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return path
+
+
 @dataclass(frozen=True)
 class Timing:
     wall: float  # seconds

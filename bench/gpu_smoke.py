@@ -27,9 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import av
 import torch
-from av.filter import Graph
+from common import FPS, make_pattern_clip
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "neural"))
 from wan_models import save_tiny_wan_t2v, save_tiny_wan_vace
@@ -41,25 +40,8 @@ from taxiway.engines.registry import build_engine
 from taxiway.media.geometry import four_k_class
 from taxiway.media.probe import probe_file
 
-FPS = 24
 TINY_WAN = {"resolution": 128, "steps": 4, "max_frames": 17, "context_frames": 4}
 ATTENTION_BACKENDS = ("_native_cudnn", "_native_flash", "flash", "_flash_3", "sage")
-
-
-def make_clip(path: Path, width: int, height: int, seconds: float) -> Path:
-    """FFmpeg's testsrc2 pattern encoded with PyAV (no ffmpeg CLI needed)."""
-    graph = Graph()
-    graph.add("testsrc2", f"size={width}x{height}:rate={FPS}").link_to(graph.add("buffersink"))
-    graph.configure()
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for _ in range(round(seconds * FPS)):
-            frame = graph.pull().reformat(format="yuv420p")
-            frame.pts = None
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode())
-    return path
 
 
 def save_tiny_compact(path: Path) -> Path:
@@ -123,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"torch {torch.__version__}, device {args.device}, gpu {gpu}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        clip = make_clip(work / "clip.mp4", 96, 64, 1.5)
+        clip = make_pattern_clip(work / "clip.mp4", 96, 64, round(1.5 * FPS))
         smoke = Smoke(work, args.device, clip)
 
         sr = {"engine": "spandrel", "path": str(save_tiny_compact(work / "compact.safetensors"))}
