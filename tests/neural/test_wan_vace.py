@@ -58,9 +58,10 @@ def server(folder: Path, model: Path) -> Iterator[Server]:
     """One server for the module: its worker loads the model once for every test."""
     models = {
         "tiny": TINY | {"path": model.name},  # relative: found in models_dir
-        # Slow enough (~0.1 s a step, 200 steps a window) that cancelling always lands mid-run.
+        # About a minute of work (~0.2 s a step at 192 px, 2 windows × 200 steps): cancelling always
+        # lands mid-run, even when the busy CPU slows the test's polling to seconds a request.
         "slow": TINY
-        | {"path": str(model), "resolution": 128, "steps": 200, "operations": ["video_to_video"]},
+        | {"path": str(model), "resolution": 192, "steps": 200, "operations": ["video_to_video"]},
         "missing": TINY | {"path": str(folder / "nothing-here")},
     }
     settings = settings_for_test(
