@@ -189,7 +189,6 @@ class Window:
     mask: np.ndarray | None
     conditioning_scale: float = 1.0
     strength: float = 1.0
-    reference: np.ndarray | None = None  # H×W×3 uint8: an image the generated frames should follow
 
 
 def generate(
@@ -214,8 +213,6 @@ def generate(
         inputs["mask"] = [Image.fromarray(np.where(m, 255, 0).astype(np.uint8)) for m in window.mask]
         inputs["conditioning_scale"] = window.conditioning_scale
         inputs["num_frames"] = frames
-        if window.reference is not None:
-            inputs["reference_images"] = [Image.fromarray(window.reference)]
 
     def step_end(_pipe: Any, step: int, _timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
         on_step(step)
@@ -239,5 +236,5 @@ def generate(
             f"generating {frames} frames of {width}×{height}",
             'set cpu_offload = "model" and vae_tiling = true for this model, lower max_frames, or use 480p',
         ) from exc
-    out = np.asarray(result.frames[0])  # the pipeline drops the reference image's frames
+    out = np.asarray(result.frames[0])
     return (np.clip(out, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
