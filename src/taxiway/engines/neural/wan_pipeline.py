@@ -28,22 +28,24 @@ from taxiway.engines.neural.devices import ModelLoadError, out_of_memory
 
 log = logging.getLogger(__name__)
 
-# Per engine kind: the folders it accepts (model_index.json's _class_name), the pipeline class
-# that runs them, and an example to download.
-PIPELINES: dict[str, tuple[tuple[str, ...], str, str]] = {
-    "wan-vace": (
-        ("WanVACEPipeline",),
-        "WanVACEPipeline",
-        "Wan-AI/Wan2.1-VACE-1.3B-diffusers",
-    ),
-    "wan": (
-        ("WanPipeline", "WanVideoToVideoPipeline"),
-        "WanVideoToVideoPipeline",
-        "Wan-AI/Wan2.1-T2V-1.3B-diffusers",
+
+@dataclass(frozen=True)
+class PipelineKind:
+    accepts: tuple[str, ...]  # the folders it runs: model_index.json's _class_name
+    runs_with: str  # the diffusers pipeline class that runs them
+    example: str  # a Hub folder to download
+
+
+PIPELINES = {
+    "wan-vace": PipelineKind(("WanVACEPipeline",), "WanVACEPipeline", "Wan-AI/Wan2.1-VACE-1.3B-diffusers"),
+    "wan": PipelineKind(
+        accepts=("WanPipeline", "WanVideoToVideoPipeline"),
+        runs_with="WanVideoToVideoPipeline",
+        example="Wan-AI/Wan2.1-T2V-1.3B-diffusers",
     ),
 }
 # The engine kind that runs each folder class, to point a misconfigured model at the right one.
-ENGINE_OF_CLASS = {name: kind for kind, (classes, _, _) in PIPELINES.items() for name in classes}
+ENGINE_OF_CLASS = {name: kind for kind, pipeline in PIPELINES.items() for name in pipeline.accepts}
 
 
 def _dtype(name: str, device: str) -> Any:
@@ -54,7 +56,7 @@ def _dtype(name: str, device: str) -> Any:
 
 def _read_index(path: Path, kind: str) -> dict[str, Any]:
     """The folder's model_index.json, checked to be one the ``kind`` engine runs."""
-    accepted, _, example = PIPELINES[kind]
+    accepted, example = PIPELINES[kind].accepts, PIPELINES[kind].example
     index = path / "model_index.json"
     if not index.is_file():
         raise ModelLoadError(
@@ -96,7 +98,7 @@ def load_pipeline(path: Path, config: AnyWanModel, device: str) -> Any:
     import torch
 
     _read_index(path, config.engine)
-    pipeline_class = getattr(diffusers, PIPELINES[config.engine][1])
+    pipeline_class = getattr(diffusers, PIPELINES[config.engine].runs_with)
     dtype = _dtype(config.dtype, device)
     try:
         vae = diffusers.AutoencoderKLWan.from_pretrained(
