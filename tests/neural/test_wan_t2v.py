@@ -47,8 +47,9 @@ def clip(folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def server(folder: Path, model: Path) -> Iterator[Server]:
-    settings = settings_for_test(
-        folder / "data", port=free_port(), models={"t2v": T2V | {"path": str(model)}}, neural_device="cpu"
+    models = {"t2v": T2V | {"path": str(model)}}
+    settings = settings_for_test(  # the default lease, as in test_wan_vace.py
+        folder / "data", port=free_port(), models=models, neural_device="cpu", lease_seconds=30.0
     )
     server = Server(settings).start()
     yield server

@@ -65,7 +65,14 @@ def server(folder: Path, model: Path) -> Iterator[Server]:
         "missing": TINY | {"path": str(folder / "nothing-here")},
     }
     settings = settings_for_test(
-        folder / "data", port=free_port(), models_dir=folder, models=models, neural_device="cpu"
+        folder / "data",
+        port=free_port(),
+        models_dir=folder,
+        models=models,
+        neural_device="cpu",
+        # The product's default lease, not the tests' 4 s: torch saturating the CPU can delay this
+        # process's lease renewals by seconds, and no test here is about lease expiry.
+        lease_seconds=30.0,
     )
     server = Server(settings).start()
     yield server
