@@ -79,10 +79,15 @@ def test_video_to_video_redraws_the_source_with_a_text_to_video_model(
     assert "model 't2v' is not offered for extend" in response.json()["error"]
 
 
+@pytest.mark.parametrize(
+    ("guidance", "passes", "encodings"),
+    [(5.0, 2, 2), (1.0, 1, 1)],  # guidance: with and without the prompt; 1 turns it off
+    ids=["guided", "unguided"],
+)
 def test_structure_sets_the_steps_run_and_the_prompt_is_encoded_once(
-    model: Path, clip: Path, tmp_path: Path
+    model: Path, clip: Path, tmp_path: Path, guidance: float, passes: int, encodings: int
 ) -> None:
-    models = {"t2v": T2V | {"path": str(model)}}
+    models = {"t2v": T2V | {"path": str(model), "guidance_scale": guidance}}
     settings = Settings(models=models, neural_device="cpu", x264_preset="ultrafast")
     engine = build_engine(choose("video_to_video", settings), settings)
     calls = {"transformer": 0, "text_encoder": 0}
@@ -101,10 +106,10 @@ def test_structure_sets_the_steps_run_and_the_prompt_is_encoded_once(
         output_dir=tmp_path / "out",
     )
     engine.run(job, lambda done, total, text=None: texts.append(text) if text else None)
-    # 1.5 s at 16 fps = 24 frames: two 17-frame windows. Structure 4 of 10 runs 4 of the 10 steps,
-    # each twice (with and without the prompt: guidance).
+    # 1.5 s at 16 fps = 24 frames: two 17-frame windows. Structure 4 of 10 runs 4 of the 10 steps.
     assert "24 frames at 16 fps, 2 window(s) × 4 steps" in texts[0]
-    assert calls == {"transformer": 2 * 4 * 2, "text_encoder": 2}  # prompt and negative prompt, once
+    # The prompt (and the negative prompt, when guided) is encoded once for both windows.
+    assert calls == {"transformer": 2 * 4 * passes, "text_encoder": encodings}
 
 
 @pytest.mark.parametrize("steps", [1, 3, 7, 10, 49, 50, 200])
