@@ -18,7 +18,7 @@ from support import Api, Server
 from taxiway.core.settings import Settings
 from taxiway.engines.base import EngineError
 from taxiway.engines.catalog import ENGINE_PACKAGES, choose
-from taxiway.engines.neural.sr_upscale import SpandrelUpscale
+from taxiway.engines.neural.sr_upscale import SpandrelUpscale, convolutional
 from taxiway.engines.registry import build_engine
 from taxiway.media.geometry import four_k_class
 from taxiway.media.probe import probe_file
@@ -133,6 +133,8 @@ def test_bad_checkpoints_fail_clearly_and_a_fixed_one_then_works(
 
 
 def test_the_engine_is_built_from_the_configured_checkpoint(tmp_path: Path) -> None:
+    import torch
+
     model = save_checkpoint(tiny_esrgan(), tmp_path / "x2.safetensors")
     settings = Settings(upscale_model=str(model), neural_device="cpu")
     engine = build_engine(choose("upscale", settings), settings)
@@ -143,6 +145,11 @@ def test_the_engine_is_built_from_the_configured_checkpoint(tmp_path: Path) -> N
         2,
         "cpu",
     )
+    # A convolutional network runs channels-last; a transformer (Linear layers) keeps its layout.
+    assert engine.channels_last
+    convolutions = [p for p in engine.model.model.parameters() if p.dim() == 4]
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in convolutions)
+    assert not convolutional(torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.Linear(8, 8)))
 
 
 def test_a_model_without_the_neural_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

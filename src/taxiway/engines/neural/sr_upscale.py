@@ -91,7 +91,20 @@ def load_sr_model(path: str | Path, device: str) -> Any:
             descriptor.bfloat16()
         elif descriptor.supports_half:
             descriptor.half()
+    if convolutional(descriptor.model):
+        # NHWC: cuDNN's tensor-core convolutions and oneDNN's CPU ones run faster on it (x4plus
+        # ~8 %, Compact 20-40 % on the CPU here).
+        descriptor.model.to(memory_format=torch.channels_last)
     return descriptor
+
+
+def convolutional(model: Any) -> bool:
+    """Whether ``model`` is a plain convolutional network (ESRGAN, Compact, SPAN, ...), which gains
+    from channels-last memory; transformers (SwinIR, HAT, DAT: they have Linear layers) reshape
+    their activations to tokens and would pay for the layout instead."""
+    import torch
+
+    return not any(isinstance(module, torch.nn.Linear) for module in model.modules())
 
 
 def model_dtype(descriptor: Any) -> Any:
@@ -199,6 +212,7 @@ class SpandrelUpscale:
         self.crf = crf
         self.encoder_threads = encoder_threads
         self._fits: dict[tuple[int, int], Fit] = {}  # frame size -> what fitted in GPU memory
+        self.channels_last = convolutional(self.model.model)  # as load_sr_model laid it out
         log.info(
             "loaded %s x%d (%s) on %s as %s",
             self.architecture,
@@ -250,6 +264,8 @@ class SpandrelUpscale:
         with torch.inference_mode():
             x = torch.from_numpy(rgb).to(self.device).permute(0, 3, 1, 2)
             x = x.to(model_dtype(self.model)).div_(255.0)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
             # spandrel's descriptor pads to the model's size requirements and crops the result.
             y = upscale_tensor(
                 self.model,
