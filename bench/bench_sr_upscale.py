@@ -7,13 +7,16 @@ checkpoint): Real-ESRGAN x4plus (RRDBNet, 64 features, 23 blocks), or realesr-ge
 
 - baseline: what spandrel's README shows, per frame: fp32, eager, one frame per call, then resize
   and encode, one stage after the other;
-- ours: SpandrelUpscale (bf16/fp16 where the model allows on a GPU, batches, tiles, and decode /
-  model / encode overlapping on three threads).
+- ours: SpandrelUpscale (bf16/fp16 where the model allows on a GPU, channels-last, batches, tiles,
+  and decode / model / encode overlapping on three threads);
+- ours+compile (``--compile``): the same with the model setting ``compile = true``, timed after a
+  warm-up that compiles it (its time is printed apart: a resident model pays it once).
 
 Prints frames per second of each, the ratio ours / baseline (wall time; < 1 is faster), and the
 peak GPU memory on CUDA.
 
     PYTHONPATH=src python bench/bench_sr_upscale.py [--model x4plus|compact] [--size 1280x720] [--frames 48]
+        [--compile]
 
 Defaults follow the device: 1280×720 × 48 frames on CUDA (the issue's target: ≥ 8 frames/s end to
 end), 160×90 × 6 frames on a CPU (where x4plus is far too slow for more).
@@ -82,6 +85,18 @@ def run_baseline(checkpoint: Path, source: Path, output: Path, device: str, pres
 
 def run_ours(checkpoint: Path, source: Path, output_dir: Path, device: str, preset: str, crf: int) -> int:
     engine = SpandrelUpscale(checkpoint, device=device, preset=preset, crf=crf)
+    return upscale_with(engine, source, output_dir)
+
+
+def compiled_engine(checkpoint: Path, source: Path, device: str, preset: str, crf: int) -> SpandrelUpscale:
+    """The engine with ``compile`` (model setting), warmed up: one batch of the source's size compiled."""
+    engine = SpandrelUpscale(checkpoint, device=device, preset=preset, crf=crf, compile=True)
+    info = probe_file(source, "video")
+    engine.upscale_batch(np.zeros((engine.batch_size, info.height, info.width, 3), np.uint8))
+    return engine
+
+
+def upscale_with(engine: SpandrelUpscale, source: Path, output_dir: Path) -> int:
     info = probe_file(source, "video")
     job = EngineJob("upscale", {}, video=source, video_info=info, output_dir=output_dir)
     engine.run(job, lambda done, total, text=None: None)
@@ -97,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=None)
     parser.add_argument("--preset", default="veryfast")
     parser.add_argument("--crf", type=int, default=18)
+    parser.add_argument(
+        "--compile", action="store_true", help="also time ours with compile = true (after its warm-up)"
+    )
     args = parser.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     width, height = map(int, (args.size or ("1280x720" if device == "cuda" else "160x90")).split("x"))
@@ -126,6 +144,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:>8}: {timing.wall:7.2f} s wall, {done / timing.wall:6.2f} frames/s{peak}")
             results[name] = timing.wall
         print(f"ratio ours / baseline (wall): {results['ours'] / results['baseline']:.3f}")
+        if args.compile:
+            warm_up = stopwatch()
+            engine = compiled_engine(checkpoint, source, device, args.preset, args.crf)
+            print(f"ours+compile: load and compile (untimed below): {warm_up().wall:.1f} s")
+            elapsed = stopwatch()
+            done = upscale_with(engine, source, work / "compiled")
+            wall = elapsed().wall
+            print(f"ours+compile: {wall:7.2f} s wall, {done / wall:6.2f} frames/s")
+            print(f"ratio ours+compile / baseline (wall, warm): {wall / results['baseline']:.3f}")
     return 0
 
 

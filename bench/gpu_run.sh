@@ -13,6 +13,6 @@ export PYTHONPATH=/tmp/site:$PWD/src PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$logs/gpu.txt"
 python3 -c "import torch, diffusers, transformers, spandrel, av, pydantic_settings, ftfy; print('torch', torch.__version__, 'diffusers', diffusers.__version__, 'transformers', transformers.__version__)" || exit 1
 cd bench
-timeout 150 python3 gpu_smoke.py 2>&1 | grep -v "it/s\]" | tee "$logs/smoke.log"
-timeout 120 python3 bench_sr_upscale.py 2>&1 | tee "$logs/sr_x4plus.log"
+timeout 130 python3 gpu_smoke.py 2>&1 | grep -v "it/s\]" | tee "$logs/smoke.log"
+timeout 170 python3 bench_sr_upscale.py --compile 2>&1 | tee "$logs/sr_x4plus.log"
 timeout 240 python3 bench_wan_vace.py --steps 10 --variants baseline,ours 2>&1 | tee "$logs/wan_vace.log"

@@ -5,7 +5,7 @@ attention backends are never used. This script builds tiny random models (the te
 loads them through the engines' real loading path (``build_engine`` from a models configuration)
 and runs one short task per setting on the GPU, checking the output's size and length:
 
-- spandrel SR upscale (Compact, bf16): whole frames in batches, and in tiles;
+- spandrel SR upscale (Compact, bf16, channels-last): whole frames in batches, in tiles, compiled;
 - wan-vace expand with: the defaults (bf16), ``cpu_offload = "model"`` + ``vae_tiling``,
   ``cpu_offload = "sequential"``, ``first_block_cache``, ``compile``, each attention backend that
   loads here (a backend whose kernels are not installed is reported, not failed);
@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         uhd = lambda info: (info.width, info.height) == four_k_class(96, 64)  # noqa: E731
         smoke.case("spandrel batches", "upscale", sr, {}, uhd)
         smoke.case("spandrel tiles", "upscale", sr, {}, uhd, sr_tile_size=32, sr_tile_overlap=8)
+        smoke.case("spandrel compile", "upscale", sr | {"compile": True}, {}, uhd)
 
         vace = TINY_WAN | {"engine": "wan-vace", "path": str(save_tiny_wan_vace(work / "vace"))}
         expand = {"outpaint_aspect_ratio": "landscape", "seed": 1, "text_prompt": "a wide field"}

@@ -205,3 +205,19 @@ def test_running_out_of_gpu_memory_retries_smaller_and_remembers_what_fitted(tmp
         "The GPU ran out of memory upscaling one 100×100 frame whole with RealESRGAN Compact: "
         "free the GPU of other work, or use a smaller model."
     )
+
+
+def test_a_compiled_model_gives_the_same_frames(tmp_path: Path) -> None:
+    import numpy as np
+    import torch
+
+    checkpoint = save_checkpoint(tiny_compact(), tmp_path / "compact.safetensors")
+    models = {"sr": {"engine": "spandrel", "path": str(checkpoint), "compile": True}}
+    settings = Settings(models=models, neural_device="cpu")
+    compiled = build_engine(choose("upscale", settings), settings)
+    plain = SpandrelUpscale(checkpoint, device="cpu")
+    frames = np.random.default_rng(1).integers(0, 256, (2, 48, 64, 3), dtype=np.uint8)
+    torch._dynamo.utils.counters.clear()
+    compiled_frames = compiled.upscale_batch(frames)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1  # it did run compiled
+    assert np.abs(compiled_frames.astype(int) - plain.upscale_batch(frames)).max() <= 1

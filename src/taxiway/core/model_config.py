@@ -68,6 +68,9 @@ class SpandrelModel(_ModelBase):
     """A single-image super-resolution checkpoint (.pth / .safetensors) that spandrel recognises."""
 
     engine: Literal["spandrel"]
+    # torch.compile of the network: faster calls after the first of each frame (or tile) size, which
+    # pays for the compilation (tens of seconds).
+    compile: bool = False
 
 
 class _WanModelBase(_ModelBase):

@@ -51,10 +51,11 @@ CLASSIC_BUILDERS: dict[str, Callable[[Settings], Engine]] = {
 def _spandrel(choice: EngineChoice, settings: Settings) -> Engine:
     from taxiway.engines.neural.sr_upscale import SpandrelUpscale
 
-    assert choice.path is not None
+    assert isinstance(choice.config, SpandrelModel) and choice.path is not None
     return SpandrelUpscale(
         choice.path,
         name=choice.engine,
+        compile=choice.config.compile,
         device=settings.neural_device,
         batch_size=settings.sr_batch_size,
         tile_size=settings.sr_tile_size,
