@@ -58,10 +58,16 @@ def server(folder: Path, model: Path) -> Iterator[Server]:
     """One server for the module: its worker loads the model once for every test."""
     models = {
         "tiny": TINY | {"path": model.name},  # relative: found in models_dir
-        # About a minute of work (~0.2 s a step at 192 px, 2 windows × 200 steps): cancelling always
-        # lands mid-run, even when the busy CPU slows the test's polling to seconds a request.
+        # Minutes of work (6 windows of 5 frames × 200 steps): a cancel always lands mid-run, even
+        # when torch on a busy CPU slows the test's requests to seconds each.
         "slow": TINY
-        | {"path": str(model), "resolution": 192, "steps": 200, "operations": ["video_to_video"]},
+        | {
+            "path": str(model),
+            "steps": 200,
+            "max_frames": 5,
+            "context_frames": 1,
+            "operations": ["video_to_video"],
+        },
         "missing": TINY | {"path": str(folder / "nothing-here")},
     }
     settings = settings_for_test(
@@ -168,26 +174,41 @@ def test_the_classic_engine_stays_one_field_away(api: Api, asset: str) -> None:
     }
 
 
-def test_progress_counts_steps_and_cancel_stops_at_the_next_one(server: Server, api: Api, asset: str) -> None:
+def test_a_cancel_stops_a_running_generation_at_the_next_step(server: Server, api: Api, asset: str) -> None:
     body = {"assetId": asset, "text_prompt": "slowly", "model": "slow", "seconds": 5}
     task_id = api.create("gen3turbo/video", body).json()["taskId"]
-    seen: list[float] = []
-    deadline = time.monotonic() + 60
-    while len({ratio for ratio in seen if ratio > 0}) < 3:
-        task = api.task(task_id)
-        assert task["status"] in ("PENDING", "THROTTLED", "RUNNING"), task
-        if task["progressRatio"] is not None:
-            seen.append(task["progressRatio"])
-        assert time.monotonic() < deadline, f"no progress: {seen}"
-        time.sleep(0.05)
-    assert seen == sorted(seen) and 0 < seen[-1] < 0.9
-    assert "window(s) × 200 steps" in api.task(task_id)["progressText"]
+    api.wait_running_with_progress(task_id)  # denoising has begun
+    task = api.task(task_id)
+    assert "6 window(s) × 200 steps" in task["progressText"] and task["progressRatio"] < 0.5
     started = time.monotonic()
     assert api.http.delete(f"/tasks/{task_id}").json()["status"] == "CANCELLED"
     while server.app.state.executor.in_flight():
         assert time.monotonic() - started < 5, "the worker did not stop"
         time.sleep(0.05)
     assert api.task(task_id)["artifacts"] == []
+
+
+def test_progress_counts_every_denoising_step_of_every_window(
+    model: Path, clip: Path, tmp_path: Path
+) -> None:
+    models = {"m": TINY | {"path": str(model)}}
+    settings = Settings(models=models, neural_device="cpu", x264_preset="ultrafast")
+    engine = build_engine(choose("video_to_video", settings), settings)
+    calls: list[tuple[float, float, str | None]] = []
+    job = EngineJob(
+        "video_to_video",
+        {"text_prompt": "x", "width": 112, "height": 64, "seed": 1},
+        video=clip,
+        video_info=probe_file(clip, "video"),
+        output_dir=tmp_path / "out",
+    )
+    engine.run(job, lambda done, total, text=None: calls.append((done, total, text)))
+    # 1.5 s at 16 fps: 24 frames, two 17-frame windows sharing 4, 2 steps each.
+    text, units = calls[0][2], calls[0][1]
+    assert text is not None and "24 frames at 16 fps, 2 window(s) × 2 steps" in text
+    assert [done for done, total, text in calls if total == units and text is None] == [1, 2, 3, 4]
+    ratios = [done / total for done, total, _ in calls]
+    assert ratios == sorted(ratios) and ratios[-1] == pytest.approx(0.97)  # the rest is the runner's
 
 
 def test_a_missing_model_folder_fails_the_task_clearly(api: Api, asset: str, folder: Path) -> None:
