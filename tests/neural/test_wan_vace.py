@@ -58,8 +58,8 @@ def server(folder: Path, model: Path) -> Iterator[Server]:
     """One server for the module: its worker loads the model once for every test."""
     models = {
         "tiny": TINY | {"path": model.name},  # relative: found in models_dir
-        # Minutes of work (6 windows of 5 frames × 200 steps): a cancel always lands mid-run, even
-        # when torch on a busy CPU slows the test's requests to seconds each.
+        # 200 steps in each 5-frame window: 10 s of source is 40 windows, 8000 steps, so a cancel
+        # lands mid-run even when torch on a busy CPU slows the test's requests to seconds each.
         "slow": TINY
         | {
             "path": str(model),
@@ -174,12 +174,13 @@ def test_the_classic_engine_stays_one_field_away(api: Api, asset: str) -> None:
     }
 
 
-def test_a_cancel_stops_a_running_generation_at_the_next_step(server: Server, api: Api, asset: str) -> None:
-    body = {"assetId": asset, "text_prompt": "slowly", "model": "slow", "seconds": 5}
-    task_id = api.create("gen3turbo/video", body).json()["taskId"]
+def test_a_cancel_stops_a_running_generation_at_the_next_step(server: Server, api: Api, folder: Path) -> None:
+    clip = make_video(folder / "long.mp4", width=64, height=48, seconds=10, fps=24)
+    body = {"assetId": api.upload(clip, "video/mp4")["assetId"], "text_prompt": "slowly", "model": "slow"}
+    task_id = api.create("gen3turbo/video", body | {"seconds": 10}).json()["taskId"]
     api.wait_running_with_progress(task_id)  # denoising has begun
     task = api.task(task_id)
-    assert "6 window(s) × 200 steps" in task["progressText"] and task["progressRatio"] < 0.5
+    assert "40 window(s) × 200 steps" in task["progressText"] and task["progressRatio"] < 0.9
     started = time.monotonic()
     assert api.http.delete(f"/tasks/{task_id}").json()["status"] == "CANCELLED"
     while server.app.state.executor.in_flight():
