@@ -184,7 +184,7 @@ class SpandrelUpscale:
     ``device``: "auto" | "cpu" | "cuda". ``batch_size``: frames per model call. ``tile_size``:
     frames whose longer side exceeds it go through the model in tiles (0 = never), with
     ``tile_overlap`` pixels of context. ``preset``/``crf``: libx264's. ``compile``: torch.compile
-    the network (the first call of each shape compiles).
+    the network, for dynamic shapes (the first call compiles).
     """
 
     def __init__(
