@@ -25,15 +25,16 @@ SHORT_SIDES = {"480p": 480, "720p": 720}
 _EPS = 1e-6
 
 
+def nearest_multiple(pixels: float) -> int:
+    """``pixels`` rounded to the nearest multiple of 16 (at least 16): a size the model can take."""
+    return max(MULTIPLE, round(pixels / MULTIPLE) * MULTIPLE)
+
+
 def generation_size(aspect_width: float, aspect_height: float, resolution: str | int) -> tuple[int, int]:
     """(width, height) for a picture of this aspect ratio whose short side is ``resolution``
     ("480p", "720p" or pixels), both multiples of 16."""
     short = SHORT_SIDES[resolution] if isinstance(resolution, str) else resolution
-    long = max(
-        MULTIPLE,
-        round(short * max(aspect_width, aspect_height) / min(aspect_width, aspect_height) / MULTIPLE)
-        * MULTIPLE,
-    )
+    long = nearest_multiple(short * max(aspect_width, aspect_height) / min(aspect_width, aspect_height))
     return (long, short) if aspect_width >= aspect_height else (short, long)
 
 

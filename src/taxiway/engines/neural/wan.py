@@ -50,6 +50,7 @@ from taxiway.engines.neural.frame_plan import (
     frame_count,
     generation_size,
     held_index,
+    nearest_multiple,
     sample_at_rate,
     windows,
 )
@@ -171,8 +172,8 @@ class WanEngine:
     def _video_to_video(self, job: EngineJob, progress: Progress) -> Path:
         assert job.video is not None and job.video_info is not None
         info, fps = job.video_info, self.config.fps
-        width = _multiple_of_16(job.params.get("width") or 800)
-        height = _multiple_of_16(job.params.get("height") or 480)
+        width = nearest_multiple(job.params.get("width") or 800)
+        height = nearest_multiple(job.params.get("height") or 480)
         seconds = _seconds(job.params.get("output_seconds"), info.duration)
         count = frame_count(seconds, fps)
         video = np.stack(list(_sampled(job.video, CropScaleRGB(width, height), fps, count, seconds)))
@@ -345,10 +346,6 @@ def _seconds(value: Any, duration: float | None) -> float:
     if seconds <= 0:
         raise EngineError("The video has no duration to work on.", reason="BAD_INPUT")
     return seconds
-
-
-def _multiple_of_16(value: float) -> int:
-    return max(16, round(float(value) / 16) * 16)
 
 
 def redraw_strength(structure: float, steps: int) -> float:
