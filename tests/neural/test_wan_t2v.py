@@ -15,10 +15,9 @@ from pathlib import Path
 import httpx
 import pydantic
 import pytest
-from wan_models import save_tiny_wan_t2v
+from wan_models import save_tiny_wan_t2v, start_wan_server, wan_clip
 
-from mediafiles import make_video
-from support import Server, free_port, settings_for_test
+from support import Server
 from taxiway.core.settings import Settings
 from taxiway.engines.base import EngineError, EngineJob
 from taxiway.engines.catalog import choose
@@ -42,16 +41,12 @@ def model(folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def clip(folder: Path) -> Path:
-    return make_video(folder / "clip.mp4", width=64, height=48, seconds=1.5, fps=24, audio=True)
+    return wan_clip(folder / "clip.mp4")
 
 
 @pytest.fixture(scope="module")
 def server(folder: Path, model: Path) -> Iterator[Server]:
-    models = {"t2v": T2V | {"path": str(model)}}
-    settings = settings_for_test(  # the default lease, as in test_wan_vace.py
-        folder / "data", port=free_port(), models=models, neural_device="cpu", lease_seconds=30.0
-    )
-    server = Server(settings).start()
+    server = start_wan_server(folder / "data", {"t2v": T2V | {"path": str(model)}})
     yield server
     server.stop()
 

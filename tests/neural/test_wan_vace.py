@@ -18,10 +18,10 @@ import av
 import httpx
 import numpy as np
 import pytest
-from wan_models import save_tiny_wan_vace
+from wan_models import save_tiny_wan_vace, start_wan_server, wan_clip
 
 from mediafiles import make_image, make_video
-from support import Api, Server, free_port, settings_for_test
+from support import Api, Server
 from taxiway.blobs.factory import open_blob_store
 from taxiway.core.model_config import WanVaceModel
 from taxiway.core.settings import Settings
@@ -50,7 +50,7 @@ def model(folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def clip(folder: Path) -> Path:
-    return make_video(folder / "clip.mp4", width=64, height=48, seconds=1.5, fps=24, audio=True)
+    return wan_clip(folder / "clip.mp4")
 
 
 @pytest.fixture(scope="module")
@@ -70,17 +70,7 @@ def server(folder: Path, model: Path) -> Iterator[Server]:
         },
         "missing": TINY | {"path": str(folder / "nothing-here")},
     }
-    settings = settings_for_test(
-        folder / "data",
-        port=free_port(),
-        models_dir=folder,
-        models=models,
-        neural_device="cpu",
-        # The product's default lease, not the tests' 4 s: torch saturating the CPU can delay this
-        # process's lease renewals by seconds, and no test here is about lease expiry.
-        lease_seconds=30.0,
-    )
-    server = Server(settings).start()
+    server = start_wan_server(folder / "data", models, models_dir=folder)
     yield server
     server.stop()
 

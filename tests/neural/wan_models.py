@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from support import Server
 
 _MISSING = [
     name
@@ -100,3 +103,24 @@ def save_tiny_wan_t2v(folder: Path, seed: int = 0) -> Path:
     components = _shared_components(seed)
     WanPipeline(**components, transformer=WanTransformer3DModel(**TRANSFORMER_SIZES)).save_pretrained(folder)
     return folder
+
+
+def wan_clip(path: Path) -> Path:
+    """The source the Wan tests generate from: 1.5 s of 64×48 at 24 fps, with sound."""
+    from mediafiles import make_video
+
+    return make_video(path, width=64, height=48, seconds=1.5, fps=24, audio=True)
+
+
+def start_wan_server(data_dir: Path, models: dict[str, Any], **settings: Any) -> Server:
+    """A server whose worker runs ``models`` on the CPU.
+
+    It uses the product's 30 s lease, not the tests' 4 s: torch saturating the CPU can delay this
+    process's lease renewals by seconds, and no Wan test is about lease expiry.
+    """
+    from support import Server, free_port, settings_for_test
+
+    values = settings_for_test(
+        data_dir, port=free_port(), models=models, neural_device="cpu", lease_seconds=30.0, **settings
+    )
+    return Server(values).start()
