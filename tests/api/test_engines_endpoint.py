@@ -6,6 +6,7 @@ Fast on purpose: no model is loaded, and torch is never imported into the API (t
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,8 +16,7 @@ import httpx
 import pytest
 
 from support import API, Server
-from taxiway.api.routes import engines as engines_route
-from taxiway.engines import catalog
+from taxiway.engines import catalog, devices
 
 OPERATIONS = ["upscale", "video_to_video", "expand", "extend"]
 
@@ -178,7 +178,7 @@ def test_the_device_is_probed_once_outside_this_process(
     """A stand-in probe (no torch import: fast) in a child interpreter, run once per server."""
     runs = tmp_path / "probe-runs"
     probe = f"open({str(runs)!r}, 'a').write('x'); print('{{\"cuda\": true, \"gpu\": \"Test GPU\"}}')"
-    monkeypatch.setattr(engines_route, "DEVICE_PROBE", probe)
+    monkeypatch.setattr(devices, "DEVICE_PROBE", probe)
     server = make_server(workers=0, upscale_model=str(tmp_path / "x.pth"))
     expected = {"setting": "auto", "resolved": "cuda", "gpu": "Test GPU", "problem": None}
     assert _engines(server)["device"] == expected
@@ -189,7 +189,7 @@ def test_the_device_is_probed_once_outside_this_process(
 def test_a_failing_probe_answers_unknown_not_500(
     make_server: Callable[..., Server], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(engines_route, "DEVICE_PROBE", "raise SystemExit('libcuda exploded')")
+    monkeypatch.setattr(devices, "DEVICE_PROBE", "raise SystemExit('libcuda exploded')")
     server = make_server(workers=0, upscale_model=str(tmp_path / "x.pth"))
     device = _engines(server)["device"]
     assert device["resolved"] == "unknown" and "libcuda exploded" in device["problem"]
@@ -208,6 +208,61 @@ def test_the_real_probe_asks_torch_in_a_child_process(
     assert torch_before or "torch" not in sys.modules
 
 
+def _stand_in_probe(monkeypatch: pytest.MonkeyPatch, gpus: int) -> None:
+    found = {"cuda": gpus > 0, "gpu": "Test GPU" if gpus else None, "count": gpus}
+    monkeypatch.setattr(devices, "DEVICE_PROBE", f"print({json.dumps(json.dumps(found))})")
+
+
+def _defaults(server: Server) -> dict[str, str]:
+    operations = _engines(server)["operations"]
+    return {op: next(e["model"] for e in offered if e["default"]) for op, offered in operations.items()}
+
+
+@pytest.mark.parametrize(
+    ("gpus", "default_models", "expected"),
+    [
+        # Without a GPU the classic engines are the fallback ...
+        (0, {}, dict.fromkeys(OPERATIONS, "classic")),
+        # ... unless the configuration names a model as the default.
+        (0, {"upscale": "x4plus"}, {"upscale": "x4plus", "video_to_video": "classic"}),
+        (1, {}, {"upscale": "x4plus", "video_to_video": "wan", "expand": "wan", "extend": "wan"}),
+    ],
+)
+def test_without_a_gpu_requests_naming_no_model_get_the_classic_engine(
+    make_server: Callable[..., Server],
+    models_dir: Path,
+    clip: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    gpus: int,
+    default_models: dict[str, str],
+    expected: dict[str, str],
+) -> None:
+    _stand_in_probe(monkeypatch, gpus)
+    _wan_folder(models_dir, "wan")
+    server = make_server(
+        workers=0,  # neural_device "auto", as by default
+        models_dir=models_dir,
+        models={
+            "x4plus": {"engine": "spandrel", "path": "x4.pth"},
+            "wan": {"engine": "wan-vace", "path": "wan"},
+        },
+        default_models=default_models,
+    )
+    assert _defaults(server).items() >= expected.items()
+
+    api = server.new_user()
+    api.create_account(max_jobs=10)
+    asset = api.upload(clip, "video/mp4")["assetId"]
+
+    def engine(**model: str) -> str:
+        response = api.create("gen3alpha/upscale", {"assetId": asset, **model})
+        assert response.status_code == 200, response.text
+        return response.json()["options"]["engine"]
+
+    assert engine() == ("classic-upscale" if expected["upscale"] == "classic" else "spandrel:x4plus")
+    assert engine(model="x4plus") == "spandrel:x4plus"  # a named model runs, on the CPU if need be
+
+
 @pytest.mark.parametrize(
     ("setting", "cuda", "resolved", "problem"),
     [
@@ -219,7 +274,7 @@ def test_the_real_probe_asks_torch_in_a_child_process(
 )
 def test_resolve_device(setting: str, cuda: bool, resolved: str, problem: str | None) -> None:
     gpu = "NVIDIA H100 80GB HBM3" if cuda else None
-    assert engines_route.resolve_device(setting, cuda, gpu) == {
+    assert devices.resolve_device(setting, cuda, gpu) == {
         "setting": setting,
         "resolved": resolved,
         "gpu": gpu,

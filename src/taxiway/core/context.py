@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from taxiway.blobs.base import BlobStore
@@ -13,6 +13,7 @@ from taxiway.core.db import Database
 from taxiway.core.links import Links
 from taxiway.core.security import LinkSigner
 from taxiway.core.settings import Settings
+from taxiway.engines.devices import Devices
 from taxiway.store.migrate import migrate
 
 
@@ -45,6 +46,11 @@ class AppContext:
     db: Database
     blobs: BlobStore
     signer: LinkSigner
+    # Where this server's workers run neural engines (probed lazily, at most once).
+    devices: Devices = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.devices = Devices(self.settings)
 
     @classmethod
     def build(cls, settings: Settings, *, run_migrations: bool = True) -> AppContext:

@@ -2,9 +2,11 @@
 
 The classic engine of every operation is always offered (as model "classic"); configured neural
 models are offered for the operations they serve. A request's optional ``model`` field picks one;
-without it an operation runs its ``default_models`` entry, else the first configured model that
-serves it, else the classic engine. Nothing here imports a model library: the API process names,
-checks and lists engines without loading them.
+without it an operation runs its ``default_models`` entry (or the ``upscale_model`` shorthand),
+else the first configured model that serves it, else the classic engine. That middle step is
+skipped when the workers have no GPU to run models on (``neural_default`` False, see
+:mod:`taxiway.engines.devices`): the classic engines are the fallback. Nothing here imports a model
+library: the API process names, checks and lists engines without loading them.
 """
 
 from __future__ import annotations
@@ -58,8 +60,20 @@ def _neural_choice(operation: str, name: str, config: ModelConfig, settings: Set
     return EngineChoice(operation, name, engine, config, model_path(settings, config))
 
 
-def offered(operation: str, settings: Settings) -> list[EngineChoice]:
-    """Every engine offered for ``operation``, the default first."""
+def configured_default(operation: str, settings: Settings) -> str | None:
+    """The model the configuration names as ``operation``'s default, if it names one."""
+    if operation in settings.default_models:
+        return settings.default_models[operation]
+    if operation == "upscale" and settings.upscale_model:
+        return Path(settings.upscale_model).name  # the shorthand is "the upscale default"
+    return None
+
+
+def offered(operation: str, settings: Settings, *, neural_default: bool = True) -> list[EngineChoice]:
+    """Every engine offered for ``operation``, the default first.
+
+    ``neural_default`` False: unless the configuration names a default, the classic engine is it.
+    """
     choices = [
         _neural_choice(operation, name, config, settings)
         for name, config in settings.all_models.items()
@@ -67,15 +81,19 @@ def offered(operation: str, settings: Settings) -> list[EngineChoice]:
     ]
     classic = EngineChoice(operation, CLASSIC, CLASSIC_ENGINES[operation])
     choices.append(classic)
-    default = settings.default_models.get(operation)
+    default = configured_default(operation, settings)
+    if default is None and not neural_default:
+        default = CLASSIC
     if default is not None:
         choices.sort(key=lambda choice: choice.model != default)
     return choices
 
 
-def choose(operation: str, settings: Settings, requested: str | None = None) -> EngineChoice:
+def choose(
+    operation: str, settings: Settings, requested: str | None = None, *, neural_default: bool = True
+) -> EngineChoice:
     """The engine a task of ``operation`` runs; raises UnknownModel for a model not offered for it."""
-    choices = offered(operation, settings)
+    choices = offered(operation, settings, neural_default=neural_default)
     if not requested:
         return choices[0]
     for choice in choices:

@@ -115,7 +115,12 @@ def validate_request(
     if values["email"]:
         check_email(values["email"])
     try:
-        engine = choose(op.engine_operation, ctx.settings, values["model"])
+        engine = choose(
+            op.engine_operation,
+            ctx.settings,
+            values["model"],
+            neural_default=bool(values["model"]) or ctx.devices.neural_by_default(),
+        )
     except UnknownModel as exc:
         raise BadRequest(str(exc)) from exc
     return values, engine
