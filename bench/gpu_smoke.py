@@ -9,7 +9,8 @@ and runs one short task per setting on the GPU, checking the output's size and l
 - wan-vace expand with: the defaults (bf16), ``cpu_offload = "model"`` + ``vae_tiling``,
   ``cpu_offload = "sequential"``, ``first_block_cache``, ``compile``, each attention backend that
   loads here (a backend whose kernels are not installed is reported, not failed);
-- a Wan2.2-style two-transformer VACE folder; the wan engine (WanVideoToVideoPipeline) in bf16.
+- a Wan2.2-style two-transformer VACE folder; the wan engine (WanVideoToVideoPipeline) in bf16;
+- the server's device probe (a child interpreter), which pins neural workers to GPUs.
 
 Not a benchmark: it prints each case's wall time only to spot something pathological.
 
@@ -36,6 +37,7 @@ from wan_models import save_tiny_wan_t2v, save_tiny_wan_vace
 from taxiway.core.settings import Settings
 from taxiway.engines.base import EngineError, EngineJob
 from taxiway.engines.catalog import choose
+from taxiway.engines.devices import Devices
 from taxiway.engines.registry import build_engine
 from taxiway.media.geometry import four_k_class
 from taxiway.media.probe import probe_file
@@ -91,9 +93,20 @@ class Smoke:
             if self.device == "cuda":
                 torch.cuda.reset_peak_memory_stats()
             torch._dynamo.reset()
+        self.report(name, verdict, started, detail)
+
+    def report(self, name: str, verdict: str, started: float, detail: str) -> None:
         if verdict in ("FAILED", "WRONG OUTPUT"):
             self.failed.append(name)
         print(f"{name:<40} {verdict:<12} {time.perf_counter() - started:6.1f} s  {detail}", flush=True)
+
+    def device_probe(self, model: dict[str, Any]) -> None:
+        """What `taxiway serve` sees before it starts neural workers: torch's GPUs, from a child."""
+        started = time.perf_counter()
+        found, problem = Devices(Settings(models={"m": model})).torch()
+        expected = torch.cuda.device_count() if self.device == "cuda" else None
+        ok = found is not None and (expected is None or found.gpus == expected)
+        self.report("device probe", "ok" if ok else "FAILED", started, f"{found or problem}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 
         sr = {"engine": "spandrel", "path": str(save_tiny_compact(work / "compact.safetensors"))}
         uhd = lambda info: (info.width, info.height) == four_k_class(96, 64)  # noqa: E731
+        smoke.device_probe(sr)
         smoke.case("spandrel batches", "upscale", sr, {}, uhd)
         smoke.case("spandrel tiles", "upscale", sr, {}, uhd, sr_tile_size=32, sr_tile_overlap=8)
 

@@ -34,19 +34,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.ctx = ctx
         app.state.executor = None
         scheduler = None
-        if settings.executor == "local" and settings.workers > 0:
-            executor = LocalExecutor(ctx, settings.workers)
-            executor.start()
-            scheduler = Scheduler(ctx, executor)
-            scheduler.start()
-            app.state.executor = executor
+        slots = "no worker slots"
+        if settings.executor == "local":
+            executor = LocalExecutor.from_settings(ctx)  # may probe the GPUs (seconds, once)
+            if executor.size:
+                executor.start()
+                scheduler = Scheduler(ctx, executor)
+                scheduler.start()
+                app.state.executor = executor
+                slots = executor.describe()
         deliverer = WebhookDeliverer(ctx)
         deliverer.start()
         log.info(
-            "taxiway %s serving; database %s; %s worker slot(s)",
+            "taxiway %s serving; database %s; %s",
             __version__,
             ctx.db.engine.url.render_as_string(hide_password=True),
-            settings.workers if scheduler else 0,
+            slots,
         )
         try:
             yield

@@ -47,7 +47,12 @@ class Settings(BaseSettings):
     # "ray" makes `taxiway serve` API-only while `taxiway dispatcher` runs the work on a Ray cluster;
     # "none" makes this process API-only (another process claims the work).
     executor: Literal["local", "ray", "none"] = "local"
+    # Local worker processes for the classic engines (0: this server runs no work).
     workers: int = Field(default_factory=_default_workers, ge=0)
+    # Local worker processes for neural models, each pinned to one GPU (round robin). While both
+    # kinds exist, each runs only its own kind of task. Unset: none without a neural model (or with
+    # workers = 0); else one per GPU torch sees, or one when it sees none.
+    neural_workers: int | None = Field(default=None, ge=0)
     lease_seconds: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=3, ge=1)
     task_time_limit_seconds: float = Field(default=4 * 3600.0, gt=0)
@@ -59,7 +64,8 @@ class Settings(BaseSettings):
     ray_address: str = ""
     # Ray namespace the dispatcher's actors live in.
     ray_namespace: str = "taxiway"
-    # One long-lived actor per slot: CPU slots for classical engines, GPU slots (num_gpus=1) for neural ones.
+    # One long-lived actor per slot: CPU slots for classical engines, GPU slots (num_gpus=1) for neural
+    # ones. While a dispatcher has both, each runs only its own kind of task.
     ray_cpu_slots: int = Field(default=1, ge=0)
     ray_gpu_slots: int = Field(default=0, ge=0)
     # CPUs each slot's actor reserves (GPU slots too: encoding runs on the CPU, the H100 has no NVENC).

@@ -9,14 +9,37 @@ workers, time limits) is the executor's to record with `tasks.lifecycle`, fenced
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from enum import StrEnum
 from typing import Generic, Protocol, TypeVar
 
-from taxiway.scheduler.claims import ClaimedTask
+from taxiway.scheduler.claims import ClaimedTask, Work
+
+
+class SlotKind(StrEnum):
+    """What a slot is for: the classical engines (CPU), or neural models (a GPU where there is one)."""
+
+    CLASSIC = "classic"
+    NEURAL = "neural"
+
+
+def work_for(kind: SlotKind, kinds: Collection[SlotKind]) -> tuple[Work, ...]:
+    """What a slot of `kind` claims, in order, in a pool whose slots are of `kinds`.
+
+    Each kind runs only its own tasks while the pool has both, so a neural model is never loaded
+    into a CPU slot and a classic task never holds a GPU; a pool of one kind runs everything on it
+    (neural tasks first on a neural-only pool).
+    """
+    if kind is SlotKind.NEURAL:
+        return (Work.NEURAL,) if SlotKind.CLASSIC in kinds else (Work.NEURAL, Work.CLASSIC)
+    return (Work.CLASSIC,) if SlotKind.NEURAL in kinds else (Work.ANY,)
 
 
 class Slot(Protocol):
     """One worker that runs one attempt at a time."""
+
+    @property
+    def kind(self) -> SlotKind: ...
 
     def submit(self, job: ClaimedTask) -> bool:
         """Start `job`; False if the worker went away since it was reported idle (the caller releases)."""
@@ -34,6 +57,10 @@ class Executor(Protocol):
     def start(self) -> None: ...
 
     def idle_slots(self) -> Sequence[Slot]: ...
+
+    def work_for(self, slot: Slot) -> tuple[Work, ...]:
+        """What `slot` claims, in order of preference."""
+        ...
 
     def in_flight(self) -> list[tuple[str, int]]:
         """(task_id, attempt) of every attempt running on a slot now."""
@@ -84,6 +111,9 @@ class SlotPool(Generic[S]):
 
     def idle_slots(self) -> list[S]:
         return [slot for slot in self.slots if slot.idle]
+
+    def work_for(self, slot: Slot) -> tuple[Work, ...]:
+        return work_for(slot.kind, {each.kind for each in self.slots})
 
     def in_flight(self) -> list[tuple[str, int]]:
         return [job for slot in self.slots if (job := slot.in_flight()) is not None]

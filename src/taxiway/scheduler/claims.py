@@ -3,19 +3,22 @@
 Fairness: among accounts with runnable work, the one with the fewest RUNNING tasks goes first
 (round robin across accounts), each account's oldest task first, exploreMode work only when no
 paid work waits. On PostgreSQL the chosen row is locked with SKIP LOCKED, so many dispatchers
-can claim at once without blocking each other or taking the same task.
+can claim at once without blocking each other or taking the same task. A slot claims only the kind
+of work it runs (:class:`Work`): classic-engine tasks, neural-model tasks, or either.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, and_, func, not_, or_, select, true
 from sqlalchemy.orm import Session
 
 from taxiway.core.context import AppContext
+from taxiway.engines.catalog import CLASSIC_ENGINES
 from taxiway.media.probe import MediaKind
 from taxiway.store.models import Asset, Task, utcnow
 from taxiway.tasks import states
@@ -45,10 +48,25 @@ class ClaimedTask:
         return f"artifacts/{self.task_id}/{self.attempt}"
 
 
-def _oldest_per_account(session: Session, explore: bool) -> list[Task]:
+class Work(StrEnum):
+    """Which tasks a slot takes, by the engine admission chose for them (``tasks.engine``)."""
+
+    CLASSIC = "classic"  # the classical engines
+    NEURAL = "neural"  # configured neural models
+    ANY = "any"
+
+    def condition(self) -> ColumnElement[bool]:
+        classic = or_(Task.engine.in_(list(CLASSIC_ENGINES.values())), Task.engine.is_(None))
+        if self is Work.CLASSIC:
+            return classic
+        return not_(classic) if self is Work.NEURAL else true()
+
+
+def _oldest_per_account(session: Session, explore: bool, work: Work) -> list[Task]:
+    runnable = and_(Task.status.in_(states.RUNNABLE_STATUSES), Task.explore_mode == explore, work.condition())
     first = (
         select(Task.account_id, func.min(Task.created_at).label("first_created"))
-        .where(Task.status.in_(states.RUNNABLE_STATUSES), Task.explore_mode == explore)
+        .where(runnable)
         .group_by(Task.account_id)
         .subquery()
     )
@@ -58,7 +76,7 @@ def _oldest_per_account(session: Session, explore: bool) -> list[Task]:
             .join(
                 first, and_(Task.account_id == first.c.account_id, Task.created_at == first.c.first_created)
             )
-            .where(Task.status.in_(states.RUNNABLE_STATUSES), Task.explore_mode == explore)
+            .where(runnable)
         )
     )
 
@@ -82,13 +100,13 @@ def _lock_first_free(session: Session, candidates: list[Task]) -> Task | None:
     return None
 
 
-def claim_next(ctx: AppContext, owner: str) -> ClaimedTask | None:
-    """Claim one runnable task for `owner`: RUNNING, attempt + 1, lease set. None if none waits."""
+def claim_next(ctx: AppContext, owner: str, work: Work = Work.ANY) -> ClaimedTask | None:
+    """Claim one runnable task of `work` for `owner`: RUNNING, attempt + 1, lease set. None if none waits."""
     with ctx.db.write() as session:
         running = _running_per_account(session)
         task = None
         for explore in (False, True):
-            candidates = _oldest_per_account(session, explore)
+            candidates = _oldest_per_account(session, explore, work)
             candidates.sort(key=lambda t: (running.get(t.account_id, 0), t.created_at, t.id))
             task = _lock_first_free(session, candidates)
             if task is not None:

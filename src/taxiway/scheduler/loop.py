@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from taxiway.core.context import AppContext
 from taxiway.executors.base import Executor
-from taxiway.scheduler.claims import claim_next, mark_throttled
+from taxiway.scheduler.claims import Work, claim_next, mark_throttled
 from taxiway.store.models import Task
 from taxiway.tasks import lifecycle, states
 
@@ -66,11 +66,18 @@ class Scheduler:
         self._watch_running()
 
     def _claim(self) -> None:
-        idle = self.executor.idle_slots()
-        for slot in idle:
-            job = claim_next(self.ctx, self.owner)
+        none_waiting: set[Work] = set()  # kinds of work found empty this tick: not asked again
+        for slot in self.executor.idle_slots():
+            job = None
+            for work in self.executor.work_for(slot):
+                if work in none_waiting:
+                    continue
+                job = claim_next(self.ctx, self.owner, work)
+                if job is not None:
+                    break
+                none_waiting.add(work)
             if job is None:
-                return
+                continue
             if not slot.submit(job):
                 # The slot's process died between the check and the submit: give the task back.
                 lifecycle.release(self.ctx, job.task_id, job.attempt)

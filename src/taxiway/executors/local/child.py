@@ -21,7 +21,10 @@ from taxiway.worker.messages import CancelJob, JobProgress, Ready, RunJob, Shutd
 from taxiway.worker.runner import JobRunner
 
 
-def child_main(conn: Connection, settings_data: dict[str, Any]) -> None:
+def child_main(conn: Connection, settings_data: dict[str, Any], gpu: str | None = None) -> None:
+    if gpu is not None:
+        # Before anything imports torch (engines load lazily): this worker sees only its GPU.
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s worker[%(process)d] %(levelname)s %(message)s"
     )

@@ -3,6 +3,8 @@
 Each slot's thread owns one child process (spawned, so no state leaks from the server) and
 turns what happens to it into task state: progress, results, errors; a child that dies or
 overruns the time limit becomes a lost or failed attempt and a fresh child, never a dead server.
+Slots are of two kinds (``workers`` classic, ``neural_workers`` neural, each of those pinned to one
+GPU), so that neural models live in a few processes with a GPU each, not in every worker.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ import logging
 import multiprocessing
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from taxiway.core.context import AppContext
-from taxiway.executors.base import SlotPool
+from taxiway.core.settings import Settings
+from taxiway.engines.devices import visible_gpu_ids
+from taxiway.executors.base import SlotKind, SlotPool
 from taxiway.executors.local.child import child_main
 from taxiway.scheduler.claims import ClaimedTask
 from taxiway.tasks import lifecycle
@@ -38,9 +43,14 @@ def _exit_description(process: BaseProcess) -> str:
 class WorkerSlot:
     """One worker process and the thread that supervises it."""
 
-    def __init__(self, ctx: AppContext, index: int) -> None:
+    def __init__(
+        self, ctx: AppContext, index: int, kind: SlotKind = SlotKind.CLASSIC, gpu: str | None = None
+    ) -> None:
         self.ctx = ctx
         self.index = index
+        self.kind = kind
+        self.gpu = gpu  # the CUDA_VISIBLE_DEVICES its child gets; None: what this process has
+        self.name = f"{kind}-{index}"
         self._lock = threading.RLock()
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
@@ -49,7 +59,7 @@ class WorkerSlot:
         self._job_started = 0.0
         self._cancel_sent_at: float | None = None
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._supervise, name=f"worker-slot-{index}", daemon=True)
+        self._thread = threading.Thread(target=self._supervise, name=f"worker-slot-{self.name}", daemon=True)
 
     # --- used by the scheduler (other threads) ---
 
@@ -129,8 +139,8 @@ class WorkerSlot:
         settings_data = self.ctx.settings.model_dump(mode="json")
         process = context.Process(
             target=child_main,
-            args=(child_conn, settings_data),
-            name=f"taxiway-worker-{self.index}",
+            args=(child_conn, settings_data, self.gpu),
+            name=f"taxiway-worker-{self.name}",
             daemon=True,
         )
         process.start()
@@ -145,9 +155,9 @@ class WorkerSlot:
                 if isinstance(message, Ready):
                     with self._lock:
                         self._process, self._conn, self._ready = process, parent_conn, True
-                    log.info("worker slot %s: process %s ready", self.index, process.pid)
+                    log.info("worker slot %s: process %s ready", self.name, process.pid)
                     return True
-        log.error("worker slot %s: process failed to start", self.index)
+        log.error("worker slot %s: process failed to start", self.name)
         process.kill()
         process.join(5)
         return False
@@ -277,8 +287,40 @@ class WorkerSlot:
             process.join(5)
 
 
+def neural_worker_count(settings: Settings, gpus: Callable[[], int]) -> int:
+    """``neural_workers``, or its default: one per GPU (at least one) when a neural model is configured.
+
+    ``gpus`` is only called (it may probe, which takes seconds) when the count depends on it.
+    """
+    if settings.neural_workers is not None:
+        return settings.neural_workers
+    if not settings.all_models or settings.workers == 0:
+        return 0
+    return max(1, gpus())
+
+
 class LocalExecutor(SlotPool[WorkerSlot]):
     """A fixed set of worker slots inside this server process."""
 
-    def __init__(self, ctx: AppContext, workers: int) -> None:
-        super().__init__([WorkerSlot(ctx, index) for index in range(workers)])
+    def __init__(self, ctx: AppContext, workers: int, neural_gpus: list[str | None]) -> None:
+        classic = [WorkerSlot(ctx, index) for index in range(workers)]
+        neural = [WorkerSlot(ctx, index, SlotKind.NEURAL, gpu) for index, gpu in enumerate(neural_gpus)]
+        super().__init__(classic + neural)
+
+    @classmethod
+    def from_settings(cls, ctx: AppContext) -> LocalExecutor:
+        """``workers`` classic slots and the neural ones, pinned to the GPUs torch sees, round robin."""
+        settings = ctx.settings
+        count = neural_worker_count(settings, ctx.devices.local_gpus)
+        # No GPU ids without a neural model, on neural_device "cpu", or without a GPU.
+        ids = visible_gpu_ids(ctx.devices.local_gpus()) if count else []
+        pins: list[str | None] = [ids[index % len(ids)] if ids else None for index in range(count)]
+        return cls(ctx, settings.workers, pins)
+
+    def describe(self) -> str:
+        """For the startup log: "4 classic + 1 neural (GPU 0) worker slot(s)"."""
+        classic = sum(slot.kind is SlotKind.CLASSIC for slot in self.slots)
+        neural = [slot for slot in self.slots if slot.kind is SlotKind.NEURAL]
+        pins = sorted({slot.gpu for slot in neural if slot.gpu is not None})
+        where = f" (GPU {', '.join(pins)})" if pins else ""
+        return f"{classic} classic + {len(neural)} neural{where} worker slot(s)"

@@ -26,6 +26,7 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError
 
 from taxiway.core.context import AppContext
+from taxiway.executors.base import SlotKind
 from taxiway.executors.ray.actor import ActorInfo, ProgressSnapshot
 from taxiway.scheduler.claims import ClaimedTask
 from taxiway.tasks import lifecycle
@@ -53,6 +54,11 @@ class SlotSpec:
     name: str  # "cpu-0", "gpu-1": for logs
     num_cpus: float
     num_gpus: float
+
+    @property
+    def kind(self) -> SlotKind:
+        """GPU slots run neural models, CPU slots the classical engines (see executors.base.work_for)."""
+        return SlotKind.NEURAL if self.num_gpus > 0 else SlotKind.CLASSIC
 
     def actor_options(self) -> dict[str, Any]:
         return {
@@ -104,6 +110,10 @@ class RaySlot:
         self._thread = threading.Thread(target=self._supervise, name=f"ray-slot-{spec.name}", daemon=True)
 
     # --- used by the scheduler and the executor (other threads) ---
+
+    @property
+    def kind(self) -> SlotKind:
+        return self.spec.kind
 
     def start(self) -> None:
         self._thread.start()
