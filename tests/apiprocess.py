@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -19,7 +20,10 @@ TAXIWAY = str(Path(sys.executable).parent / "taxiway")
 
 def settings_env(settings: dict[str, Any]) -> dict[str, str]:
     """Settings overrides as the TAXIWAY_* environment a process reads them from."""
-    return {f"TAXIWAY_{name.upper()}": str(value) for name, value in settings.items()}
+    return {
+        f"TAXIWAY_{name.upper()}": json.dumps(value) if isinstance(value, dict | list) else str(value)
+        for name, value in settings.items()
+    }
 
 
 class ServeProcess:

@@ -88,7 +88,9 @@ class RayHead:
             "--node-ip-address=127.0.0.1",
             f"--temp-dir={self.temp_dir}",
             f"--num-cpus={self.num_cpus}",
-            "--num-gpus=0",
+            # A GPU in name only: GPU slots get placed (their actors see CUDA_VISIBLE_DEVICES=0, and
+            # torch no CUDA device), so routing to them can be tested on CPU machines.
+            "--num-gpus=1",
             "--include-dashboard=false",
             "--disable-usage-stats",
             f"--object-store-memory={200 * 1024**2}",
@@ -135,11 +137,14 @@ class RayHead:
 class DispatcherProcess:
     """One `taxiway dispatcher` process connected to `head`, its log in `log_path`."""
 
-    def __init__(self, head: RayHead, env: dict[str, str], log_path: Path, cpu_slots: int = 1) -> None:
+    def __init__(
+        self, head: RayHead, env: dict[str, str], log_path: Path, cpu_slots: int = 1, gpu_slots: int = 0
+    ) -> None:
         self.head = head
         self.env = os.environ | head.env() | env
         self.log_path = log_path
         self.cpu_slots = cpu_slots
+        self.gpu_slots = gpu_slots
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 120) -> DispatcherProcess:
@@ -151,13 +156,15 @@ class DispatcherProcess:
             self.head.address,
             "--cpu-slots",
             str(self.cpu_slots),
+            "--gpu-slots",
+            str(self.gpu_slots),
         ]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         deadline = time.monotonic() + timeout
-        while len(self.actor_pids()) < self.cpu_slots:
+        while len(self.actor_pids()) < self.cpu_slots + self.gpu_slots:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"taxiway dispatcher did not get ready:\n{self.log_tail()}")
             time.sleep(0.1)
@@ -176,6 +183,14 @@ class DispatcherProcess:
         except OSError:
             return {}
         return {slot: int(pid) for slot, pid in ACTOR_READY.findall(text)}
+
+    def slots_that_ran(self, task_id: str) -> list[str]:
+        """The slots (e.g. "cpu-0") that started an attempt of `task_id`, as the dispatcher logged them."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return []
+        return re.findall(rf"slot (\S+): task {re.escape(task_id)} attempt \d+ started", text)
 
     def actor_starts(self) -> int:
         """How many actors this dispatcher has started (more than its slots: some were replaced)."""

@@ -42,10 +42,10 @@ class RayStack:
     log_dir: Path
     dispatchers: list[DispatcherProcess] = field(default_factory=list)
 
-    def start_dispatcher(self, cpu_slots: int = 1, **overrides: Any) -> DispatcherProcess:
+    def start_dispatcher(self, cpu_slots: int = 1, gpu_slots: int = 0, **overrides: Any) -> DispatcherProcess:
         env = settings_env({**self.settings, **overrides})
         log_path = self.log_dir / f"dispatcher-{len(self.dispatchers)}.log"
-        dispatcher = DispatcherProcess(self.head, env, log_path, cpu_slots=cpu_slots)
+        dispatcher = DispatcherProcess(self.head, env, log_path, cpu_slots=cpu_slots, gpu_slots=gpu_slots)
         self.dispatchers.append(dispatcher)
         return dispatcher.start()
 
@@ -175,6 +175,40 @@ def test_operations_run_on_ray_actors_and_a_cancel_stops_one(
     assert api.task(doomed["taskId"])["status"] == "CANCELLED"
     assert ray_stack.stored_attempts(doomed) == set()
     assert ray_stack.used_credits() == ray_stack.charged([*tasks, after])
+
+
+def test_gpu_slots_run_neural_tasks_and_cpu_slots_classic_ones(
+    ray_stack: RayStack,
+    make_server: Callable[..., Server],
+    postgres_url: str,
+    s3_settings: dict[str, Any],
+    tiny_clip: Path,
+    tmp_path: Path,
+) -> None:
+    from neural.sr_models import save_checkpoint, tiny_compact  # skips, visibly, without the extra
+
+    checkpoint = save_checkpoint(tiny_compact(), tmp_path / "compact.safetensors")
+    neural = {"models": {"sr": {"engine": "spandrel", "path": str(checkpoint)}}, "neural_device": "cpu"}
+    # API servers and dispatchers share one models configuration.
+    server = make_server(
+        database_url=postgres_url, executor="ray", secret_key=ray_stack.settings["secret_key"],
+        **s3_settings, **neural,
+    )  # fmt: skip
+    api = server.new_user()
+    api.create_account("gpu@example.com", max_jobs=5)
+    dispatcher = ray_stack.start_dispatcher(cpu_slots=1, gpu_slots=1, **neural)
+    asset = api.upload(tiny_clip, "video/mp4")["assetId"]
+    # The neural task is the older: with any slot taking any task, the CPU slot (listed first) took it.
+    tasks = {
+        model: api.create("videos/upscale", {"videoAssetId": asset, "model": model}).json()
+        for model in ("sr", "classic")
+    }
+    for model, task in tasks.items():
+        done = api.wait(task["id"], timeout=180)
+        assert done["status"] == "SUCCEEDED", done["error"]
+        assert done["options"]["engine"] == ("spandrel:sr" if model == "sr" else "classic-upscale")
+    assert dispatcher.slots_that_ran(tasks["sr"]["id"]) == ["gpu-0"]
+    assert dispatcher.slots_that_ran(tasks["classic"]["id"]) == ["cpu-0"]
 
 
 def test_a_killed_actor_reruns_its_task_once(ray_stack: RayStack, slow_clip: Path) -> None:

@@ -89,7 +89,8 @@ class WorkerSlot:
             # If the child just died, the supervising thread sees it and counts the attempt as lost.
             with contextlib.suppress(OSError):
                 self._conn.send(RunJob(job))
-            return True
+        log.info("worker slot %s: task %s attempt %d started", self.name, job.task_id, job.attempt)
+        return True
 
     def cancel(self, task_id: str) -> None:
         """Ask the child to stop the job of `task_id` (a no-op if it is not running here)."""

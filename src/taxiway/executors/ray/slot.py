@@ -147,6 +147,7 @@ class RaySlot:
             self._job_started = time.monotonic()
             self._cancel_sent_at = None
             self._last_seq = 0
+        log.info("slot %s: task %s attempt %d started", self.spec.name, job.task_id, job.attempt)
         self._wake.set()
         return True
 
