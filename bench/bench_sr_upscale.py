@@ -8,7 +8,9 @@ checkpoint): Real-ESRGAN x4plus (RRDBNet, 64 features, 23 blocks), or realesr-ge
 - baseline: what spandrel's README shows, per frame: fp32, eager, one frame per call, then resize
   and encode, one stage after the other;
 - ours: SpandrelUpscale (bf16/fp16 where the model allows on a GPU, channels-last, batches, tiles,
-  and decode / model / encode overlapping on three threads);
+  the resize to 4K on the GPU, and decode / model / encode overlapping on three threads);
+- ours-cpu-resize (on CUDA only): the same with the resize left to swscale's Lanczos on the CPU,
+  to show what the on-device resize saves;
 - ours+compile (``--compile``): the same with the model setting ``compile = true``, timed after a
   warm-up that compiles it (its time is printed apart: a resident model pays it once).
 
@@ -88,6 +90,13 @@ def run_ours(checkpoint: Path, source: Path, output_dir: Path, device: str, pres
     return upscale_with(engine, source, output_dir)
 
 
+def run_ours_cpu_resize(
+    checkpoint: Path, source: Path, output_dir: Path, device: str, preset: str, crf: int
+) -> int:
+    engine = SpandrelUpscale(checkpoint, device=device, preset=preset, crf=crf, resize_on_device=False)
+    return upscale_with(engine, source, output_dir)
+
+
 def compiled_engine(checkpoint: Path, source: Path, device: str, preset: str, crf: int) -> SpandrelUpscale:
     """The engine with ``compile`` (model setting), warmed up: one batch of the source's size compiled."""
     engine = SpandrelUpscale(checkpoint, device=device, preset=preset, crf=crf, compile=True)
@@ -131,17 +140,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.model}: {width}×{height} → {four_k_class(width, height)}, {frames} frames")
 
         results = {}
-        for name, run in (("baseline", run_baseline), ("ours", run_ours)):
+        variants = [("baseline", run_baseline), ("ours", run_ours)]
+        if device == "cuda":
+            variants.append(("ours-cpu-resize", run_ours_cpu_resize))
+        for name, run in variants:
             if device == "cuda":
                 torch.cuda.reset_peak_memory_stats()
-            target = work / f"{name}.mp4" if name == "baseline" else work / "ours"
+            target = work / f"{name}.mp4" if name == "baseline" else work / name
             elapsed = stopwatch()
             done = run(checkpoint, source, target, device, args.preset, args.crf)
             timing = elapsed()
             peak = ""
             if device == "cuda":
                 peak = f", peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB"
-            print(f"{name:>8}: {timing.wall:7.2f} s wall, {done / timing.wall:6.2f} frames/s{peak}")
+            print(f"{name:>15}: {timing.wall:7.2f} s wall, {done / timing.wall:6.2f} frames/s{peak}")
             results[name] = timing.wall
         print(f"ratio ours / baseline (wall): {results['ours'] / results['baseline']:.3f}")
         if args.compile:
