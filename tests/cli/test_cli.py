@@ -173,10 +173,20 @@ def test_a_busy_account_is_waited_out(idle_server: Server, clip: Path, tmp_path:
     assert user.task(task_id)["status"] == "PENDING"
 
 
+_DEFAULT_SIGINT_THEN_EXEC = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
 def _interrupt_once_following(user: Api, args: list[str], cwd: Path) -> str:
     """Run the command, press Ctrl-C once it follows a task, and answer its stderr (exit code 130)."""
     env = os.environ | {"TAXIWAY_BASE_URL": user.base_url, "TAXIWAY_API_TOKEN": user.token}
-    process = subprocess.Popen([TAXIWAY, *args], cwd=cwd, env=env, stderr=subprocess.PIPE, text=True)
+    # As from a terminal: SIGINT at its default disposition. A test run started in the background of
+    # a non-interactive shell inherits SIGINT ignored, which would pass to the CLI (Python keeps an
+    # ignored SIGINT ignored), so the CLI starts through a shim that resets it and execs.
+    command = [sys.executable, "-c", _DEFAULT_SIGINT_THEN_EXEC, TAXIWAY, *args]
+    process = subprocess.Popen(command, cwd=cwd, env=env, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not user.http.get("/tasks/").json():  # the task exists: the CLI is following it now
         assert time.monotonic() < deadline and process.poll() is None
