@@ -4,8 +4,9 @@ Full-size Wan2.1-VACE-1.3B with random weights (the real checkpoint's compute): 
 the published config (12 heads × 128, 30 layers, ffn 8960, VACE after layers 0, 2, ..., 28; 2.15 B
 parameters, 0.73 B of them VACE), the Wan2.1 VAE (``AutoencoderKLWan()`` defaults), UniPC with flow
 shift 3.0. ``--model 14b``: 40 heads, 40 layers, ffn 13824, VACE after 0, 5, ..., 35 (diffusers'
-class defaults; public loaders of the original Wan2.1-VACE-14B checkpoint infer the same layers). Random ``prompt_embeds`` (1×512×4096) replace
-the UMT5 encoder (run once per window, not per step): the pipeline has no tokenizer or text encoder.
+class defaults; public loaders of the original Wan2.1-VACE-14B checkpoint infer the same layers).
+Random ``prompt_embeds`` (1×512×4096) replace the UMT5 encoder (run once per window, not per step):
+the pipeline has no tokenizer or text encoder.
 The window is expand-like (gray frames, a moving picture in the middle, the mask white around it),
 832×480 × 81 frames, guidance 5.0 (two transformer passes per step), one seed for all.
 
