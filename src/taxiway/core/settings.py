@@ -222,13 +222,18 @@ class Settings(BaseSettings):
         return (self.blob_dir or self.data_dir / "blobs").resolve()
 
     @property
+    def upscale_model_name(self) -> str | None:
+        """The name the ``upscale_model`` shorthand's model goes by: its file name (None if unset)."""
+        return Path(self.upscale_model).name if self.upscale_model else None
+
+    @property
     def all_models(self) -> dict[str, ModelConfig]:
         """``models``, after the model ``upscale_model`` names (called by its file name), if set."""
-        if not self.upscale_model:
+        name = self.upscale_model_name
+        if name is None:
             return dict(self.models)
-        path = Path(self.upscale_model)
-        shorthand = SpandrelModel(engine="spandrel", path=path)
-        return {path.name: shorthand} | {k: v for k, v in self.models.items() if k != path.name}
+        shorthand = SpandrelModel(engine="spandrel", path=Path(self.upscale_model))
+        return {name: shorthand} | {k: v for k, v in self.models.items() if k != name}
 
     @property
     def resolved_models_dir(self) -> Path:

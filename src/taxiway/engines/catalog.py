@@ -64,8 +64,8 @@ def configured_default(operation: str, settings: Settings) -> str | None:
     """The model the configuration names as ``operation``'s default, if it names one."""
     if operation in settings.default_models:
         return settings.default_models[operation]
-    if operation == "upscale" and settings.upscale_model:
-        return Path(settings.upscale_model).name  # the shorthand is "the upscale default"
+    if operation == "upscale":
+        return settings.upscale_model_name  # the shorthand is "the upscale default"
     return None
 
 
