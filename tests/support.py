@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 
 from taxiway.api.app import create_app
 from taxiway.client import Policy
 from taxiway.core.context import AppContext
 from taxiway.core.settings import Settings
+from taxiway.engines import devices
 from taxiway.users.service import create_user
 
 API = "/v1/runwayml"
@@ -61,6 +63,12 @@ def settings_for_test(data_dir: Path, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)
+
+
+def stand_in_gpu_probe(monkeypatch: pytest.MonkeyPatch, gpus: int) -> None:
+    """Replace the server's device probe with one that sees `gpus` GPUs (no torch import: fast)."""
+    found = {"cuda": gpus > 0, "gpu": "Test GPU" if gpus else None, "count": gpus}
+    monkeypatch.setattr(devices, "DEVICE_PROBE", f"print({json.dumps(json.dumps(found))})")
 
 
 class Api:

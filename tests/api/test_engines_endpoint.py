@@ -6,7 +6,6 @@ Fast on purpose: no model is loaded, and torch is never imported into the API (t
 from __future__ import annotations
 
 import importlib.util
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from support import API, Server
+from support import API, Server, stand_in_gpu_probe
 from taxiway.engines import catalog, devices
 
 OPERATIONS = ["upscale", "video_to_video", "expand", "extend"]
@@ -208,11 +207,6 @@ def test_the_real_probe_asks_torch_in_a_child_process(
     assert torch_before or "torch" not in sys.modules
 
 
-def _stand_in_probe(monkeypatch: pytest.MonkeyPatch, gpus: int) -> None:
-    found = {"cuda": gpus > 0, "gpu": "Test GPU" if gpus else None, "count": gpus}
-    monkeypatch.setattr(devices, "DEVICE_PROBE", f"print({json.dumps(json.dumps(found))})")
-
-
 def _defaults(server: Server) -> dict[str, str]:
     operations = _engines(server)["operations"]
     return {op: next(e["model"] for e in offered if e["default"]) for op, offered in operations.items()}
@@ -237,7 +231,7 @@ def test_without_a_gpu_requests_naming_no_model_get_the_classic_engine(
     default_models: dict[str, str],
     expected: dict[str, str],
 ) -> None:
-    _stand_in_probe(monkeypatch, gpus)
+    stand_in_gpu_probe(monkeypatch, gpus)
     _wan_folder(models_dir, "wan")
     server = make_server(
         workers=0,  # neural_device "auto", as by default

@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from support import Api, Server
+from support import Api, Server, stand_in_gpu_probe
 from taxiway.core.context import AppContext
 from taxiway.engines import devices
 from taxiway.executors.base import SlotKind, SlotPool, work_for
@@ -133,12 +132,6 @@ def _slots(executor: LocalExecutor) -> list[tuple[str, str | None]]:
     return [(slot.kind.value, slot.gpu) for slot in executor.slots]
 
 
-def _fake_gpus(monkeypatch: pytest.MonkeyPatch, count: int) -> None:
-    """A stand-in probe (no torch import, so fast) that sees `count` GPUs."""
-    found = {"cuda": count > 0, "gpu": "Test GPU" if count else None, "count": count}
-    monkeypatch.setattr(devices, "DEVICE_PROBE", f"print({json.dumps(json.dumps(found))})")
-
-
 MODELS = {"sr": {"engine": "spandrel", "path": "sr.pth"}}
 
 
@@ -146,7 +139,7 @@ def test_one_neural_worker_per_gpu_each_pinned_to_its_own(
     idle_server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    _fake_gpus(monkeypatch, 2)
+    stand_in_gpu_probe(monkeypatch, 2)
     executor = _executor(idle_server.ctx, workers=2, models=MODELS, neural_device="auto")
     assert _slots(executor) == [("classic", None), ("classic", None), ("neural", "0"), ("neural", "1")]
     assert executor.describe() == "2 classic + 2 neural (GPU 0, 1) worker slot(s)"
@@ -159,7 +152,7 @@ def test_pins_keep_the_operators_cuda_visible_devices(
     idle_server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,6")
-    _fake_gpus(monkeypatch, 2)  # torch counts only the listed ones
+    stand_in_gpu_probe(monkeypatch, 2)  # torch counts only the listed ones
     executor = _executor(idle_server.ctx, workers=1, models=MODELS)
     assert _slots(executor) == [("classic", None), ("neural", "4"), ("neural", "6")]
 
@@ -178,7 +171,7 @@ def test_pins_keep_the_operators_cuda_visible_devices(
 def test_neural_worker_defaults_without_a_gpu(
     idle_server: Server, monkeypatch: pytest.MonkeyPatch, settings: dict[str, object], neural: list[None]
 ) -> None:
-    _fake_gpus(monkeypatch, 0)
+    stand_in_gpu_probe(monkeypatch, 0)
     executor = _executor(idle_server.ctx, **{"workers": 1} | settings)
     assert [gpu for kind, gpu in _slots(executor) if kind == "neural"] == neural
 
