@@ -13,8 +13,8 @@ own scale (x2, x4, ...) rarely lands on the contract's size, so its output is re
 ``four_k_class(display size)``: on a GPU right after the model (bicubic, antialiased), so that the
 CPU, which also encodes, copies and converts 4K frames instead of x4 ones (5120×2880 from 720p:
 1.8× the pixels); on the CPU with Lanczos in the encode thread, like the classic engine. Audio and
-timestamps are carried as there. Progress is reported after every batch (and every tile); a StopRequested from
-the callback stops the run within a batch and leaves no output file.
+timestamps are carried as there. Progress is reported after every batch (and every tile); a
+StopRequested from the callback stops the run within a batch and leaves no output file.
 
 When the GPU runs out of memory the batch is retried smaller: half the frames per call down to one,
 then that frame in tiles of half its size, down to ``MIN_TILE``; what fits is remembered per frame
