@@ -19,6 +19,7 @@ peak GPU memory on CUDA.
 
     PYTHONPATH=src python bench/bench_sr_upscale.py [--model x4plus|compact] [--size 1280x720] [--frames 48]
         [--compile]
+    PYTHONPATH=src python bench/bench_sr_upscale.py --count-flops  # model FLOPs per frame, no GPU needed
 
 Defaults follow the device: 1280×720 × 48 frames on CUDA (the issue's target: ≥ 8 frames/s end to
 end), 160×90 × 6 frames on a CPU (where x4plus is far too slow for more).
@@ -36,7 +37,7 @@ import av
 import cv2
 import numpy as np
 import torch
-from common import FPS, machine_line, make_pattern_clip, stopwatch
+from common import FPS, count_tflops, machine_line, make_pattern_clip, required_throughput, stopwatch
 from spandrel import ModelLoader
 from spandrel.architectures.Compact import Compact
 from spandrel.architectures.ESRGAN import ESRGAN
@@ -46,16 +47,31 @@ from taxiway.engines.neural.sr_upscale import SpandrelUpscale
 from taxiway.media.geometry import four_k_class
 from taxiway.media.probe import probe_file
 
+GOAL_FPS = 8.0  # the issue's goal for x4plus on 720p input, end to end on an H100
+
+
+def build_model(kind: str) -> torch.nn.Module:
+    """The published architecture, random weights."""
+    if kind == "x4plus":
+        return ESRGAN(in_nc=3, out_nc=3, num_filters=64, num_blocks=23, scale=4)
+    return Compact(num_in_ch=3, num_out_ch=3, num_feat=64, num_conv=32, upscale=4)
+
 
 def build_checkpoint(kind: str, path: Path) -> Path:
     """The published architecture with random weights, saved as a user's .pth would be."""
     torch.manual_seed(0)
-    if kind == "x4plus":
-        model = ESRGAN(in_nc=3, out_nc=3, num_filters=64, num_blocks=23, scale=4)
-    else:
-        model = Compact(num_in_ch=3, num_out_ch=3, num_feat=64, num_conv=32, upscale=4)
-    torch.save(model.state_dict(), path)
+    torch.save(build_model(kind).state_dict(), path)
     return path
+
+
+def count_flops(kind: str, width: int, height: int) -> int:
+    """The model's work per frame, counted on the meta device, and what the fps goal asks of a GPU."""
+    with torch.device("meta"):
+        model, frame = build_model(kind).eval(), torch.randn(1, 3, height, width)
+        tflop = sum(count_tflops(lambda: model(frame)).values())
+    print(f"{kind} on {width}×{height}: {tflop:.2f} TFLOP per frame (model only)")
+    print(f"{GOAL_FPS:g} frames/s needs {required_throughput(tflop * GOAL_FPS, 1.0)}")
+    return 0
 
 
 def run_baseline(checkpoint: Path, source: Path, output: Path, device: str, preset: str, crf: int) -> int:
@@ -124,8 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--compile", action="store_true", help="also time ours with compile = true (after its warm-up)"
     )
+    parser.add_argument(
+        "--count-flops", action="store_true", help="count the model's FLOPs per frame (default 1280x720)"
+    )
     args = parser.parse_args(argv)
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.count_flops:
+        return count_flops(args.model, *map(int, (args.size or "1280x720").split("x")))
     width, height = map(int, (args.size or ("1280x720" if device == "cuda" else "160x90")).split("x"))
     frames = args.frames or (48 if device == "cuda" else 6)
 

@@ -26,6 +26,7 @@ whether the goal (ours ≤ 90 s at 832×480 × 81, 50 steps, on an H100) is met.
     PYTHONPATH=src python bench/bench_wan_vace.py [--model 1.3b|14b] [--steps 50] [--variants baseline,ours]
     PYTHONPATH=src python bench/bench_wan_vace.py --tiny          # CPU check: test sizes, 64×64 × 17, 2 steps
     PYTHONPATH=src python bench/bench_wan_vace.py --count-params  # builds on the meta device
+    PYTHONPATH=src python bench/bench_wan_vace.py --count-flops   # the goal's FLOPs, on the meta device
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from typing import Any
 import diffusers
 import numpy as np
 import torch
-from common import machine_line
+from common import count_tflops, machine_line, required_throughput
 from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanVACEPipeline, WanVACETransformer3DModel
 from PIL import Image
 
@@ -213,11 +214,44 @@ def count_params(model: str) -> int:
     return 0
 
 
+def count_flops(model: str, width: int, height: int, frames: int, steps: int) -> int:
+    """The goal's work counted on the meta device: transformer passes (two per step with guidance) and
+    the VACE pipeline's VAE calls (the inactive and reactive halves encoded apart, then one decode)."""
+    transformer = build_transformer(FULL | SIZES[model], "meta", torch.bfloat16)
+    latent = (1, 16, (frames - 1) // 4 + 1, height // 8, width // 8)
+    with torch.device("meta"):
+        vae = AutoencoderKLWan().eval()
+        noise = torch.randn(latent, dtype=torch.bfloat16)
+        control = torch.randn(latent[0], 96, *latent[2:], dtype=torch.bfloat16)  # 2 × 16 latent + 64 mask
+        text = torch.randn(1, TEXT_TOKENS, 4096, dtype=torch.bfloat16)
+        video = torch.randn(1, 3, frames, height, width)
+        by_op = count_tflops(
+            lambda: transformer(
+                hidden_states=noise, timestep=torch.tensor([500.0]), encoder_hidden_states=text,
+                control_hidden_states=control, return_dict=False,
+            )
+        )  # fmt: skip
+        encode = count_tflops(lambda: vae.encode(video))
+        decode = count_tflops(lambda: vae.decode(noise.float()))
+    one_pass = sum(by_op.values())
+    # On the meta device attention runs as SDPA's math path: its QKᵀ and AV are the batched matmuls.
+    attention = by_op.get("aten.bmm", 0.0) / one_pass
+    denoise = one_pass * 2 * steps
+    print(f"Wan2.1-VACE-{model.upper()}, expand {width}×{height} × {frames} frames, {steps} steps, guidance:")
+    print(f"  transformer: {one_pass:.0f} TFLOP per pass ({attention:.0%} of it attention) × 2 per step")
+    print(f"    × {steps} steps = {denoise:,.0f} TFLOP (bf16)")
+    vae = 2 * sum(encode.values()) + sum(decode.values())
+    print(f"  VAE: 2 encodes + 1 decode = {vae:.0f} TFLOP (float32: TF32 tensor cores, half the bf16 rate)")
+    print(f"  the transformer alone within {GOAL_S:g} s needs {required_throughput(denoise, GOAL_S)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=RawDescriptionHelpFormatter)
     parser.add_argument("--model", choices=tuple(SIZES), default="1.3b")
     parser.add_argument("--tiny", action="store_true", help="diffusers' test sizes, a correctness check")
     parser.add_argument("--count-params", action="store_true", help="build on the meta device, print size")
+    parser.add_argument("--count-flops", action="store_true", help="count the run's FLOPs on the meta device")
     parser.add_argument("--width", type=int, help="multiple of 16 (default 832; 64 with --tiny)")
     parser.add_argument("--height", type=int, help="multiple of 16 (default 480; 64 with --tiny)")
     parser.add_argument("--frames", type=int, help="made 4k+1 as the pipeline does (default 81; --tiny 17)")
@@ -229,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     width, height = args.width or (64 if args.tiny else 832), args.height or (64 if args.tiny else 480)
     frames, steps = args.frames or (17 if args.tiny else 81), args.steps or (2 if args.tiny else GOAL_STEPS)
     frames = frames if frames % 4 == 1 else frames // 4 * 4 + 1
+    if args.count_flops:
+        return count_flops(args.model, width, height, frames, steps)
     variants = [v for v in args.variants.split(",") if v]
     if width % 16 or height % 16 or min(width, height) < 16:
         parser.error(f"--width and --height must be multiples of 16 (got {width}×{height})")

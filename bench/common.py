@@ -87,3 +87,26 @@ def machine_line() -> str:
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.python_implementation()} "
         f"{platform.python_version()}, av {av.__version__}"
     )
+
+
+# NVIDIA's datasheet figure for an H100 SXM (and H200, the same compute): dense bf16/fp16 on tensor
+# cores, without sparsity. The goals are set on an H100.
+H100_DENSE_BF16_TFLOPS = 989.4
+
+
+def count_tflops(run: Callable[[], object]) -> dict[str, float]:
+    """Floating-point operations of ``run()`` in TFLOP per aten op, counted by torch's FlopCounterMode
+    (matmuls, convolutions, attention). Run it on the meta device: the count needs shapes, not a GPU."""
+    import torch  # here: the classic benchmarks run without torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        run()
+    return {str(op): flops / 1e12 for op, flops in counter.get_flop_counts()["Global"].items()}
+
+
+def required_throughput(tflop: float, seconds: float) -> str:
+    """What doing ``tflop`` within ``seconds`` asks of the GPU, against an H100's dense bf16 peak."""
+    rate = tflop / seconds
+    return f"{rate:.0f} TFLOP/s sustained = {rate / H100_DENSE_BF16_TFLOPS:.0%} of an H100's dense bf16 peak"
