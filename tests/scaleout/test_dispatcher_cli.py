@@ -31,6 +31,13 @@ def test_at_least_one_slot_is_required() -> None:
     assert "no worker slots: set --cpu-slots and/or --gpu-slots to at least 1" in result.stderr
 
 
+def test_gpu_slots_that_would_never_run_are_refused() -> None:
+    args = ["dispatcher", "--ray-address", "127.0.0.1:6379", "--gpu-slots", "1", "--no-neural"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "ray_gpu_slots is set but run_neural is false" in result.stderr
+
+
 def test_the_cli_does_not_load_ray() -> None:
     # `taxiway --help` and the client commands must start fast: Ray loads only in the dispatcher.
     code = "import sys, taxiway.cli.main; print('ray' in sys.modules)"

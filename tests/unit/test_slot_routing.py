@@ -11,6 +11,7 @@ import pytest
 
 from support import Api, Server, stand_in_gpu_probe
 from taxiway.core.context import AppContext
+from taxiway.core.settings import Settings
 from taxiway.engines import devices
 from taxiway.executors.base import SlotKind, SlotPool, work_for
 from taxiway.executors.local.supervisor import LocalExecutor
@@ -31,6 +32,11 @@ CLASSIC, NEURAL = SlotKind.CLASSIC, SlotKind.NEURAL
 )
 def test_what_each_kind_of_slot_claims(kind: SlotKind, pool: set[SlotKind], claims: tuple[Work, ...]) -> None:
     assert work_for(kind, pool) == claims
+
+
+def test_a_pool_that_leaves_neural_tasks_to_others_claims_classic_ones_only() -> None:
+    assert work_for(CLASSIC, {CLASSIC}, run_neural=False) == (Work.CLASSIC,)
+    assert work_for(CLASSIC, {CLASSIC, NEURAL}, run_neural=False) == (Work.CLASSIC,)
 
 
 @pytest.fixture
@@ -87,11 +93,13 @@ class FakeSlot:
         return (self.jobs[0].task_id, self.jobs[0].attempt) if self.jobs else None
 
 
-def _tick(ctx: AppContext, kinds: list[SlotKind], busy: tuple[SlotKind, ...] = ()) -> list[list[str]]:
+def _tick(
+    ctx: AppContext, kinds: list[SlotKind], busy: tuple[SlotKind, ...] = (), *, run_neural: bool = True
+) -> list[list[str]]:
     """One scheduler pass over idle slots of `kinds` (and busy ones of `busy`): what each idle one got."""
     slots = [FakeSlot(kind) for kind in kinds]
     pool = slots + [FakeSlot(kind, busy=True) for kind in busy]
-    Scheduler(ctx, SlotPool(pool))._claim()  # type: ignore[arg-type]
+    Scheduler(ctx, SlotPool(pool, run_neural=run_neural))._claim()  # type: ignore[arg-type]
     return [[job.task_id for job in slot.jobs] for slot in slots]
 
 
@@ -112,6 +120,12 @@ def test_a_busy_kind_does_not_spill_onto_the_other(sr_server: Server, clip: Path
 def test_a_pool_without_gpu_slots_runs_neural_tasks_in_age_order(sr_server: Server, clip: Path) -> None:
     neural, classic = _queue(sr_server, clip, ["sr", "classic"])
     assert _tick(sr_server.ctx, [CLASSIC, CLASSIC]) == [[neural], [classic]]
+
+
+def test_a_cpu_pool_told_not_to_run_neural_tasks_leaves_them_queued(sr_server: Server, clip: Path) -> None:
+    neural, classic = _queue(sr_server, clip, ["sr", "classic"])
+    assert _tick(sr_server.ctx, [CLASSIC, CLASSIC], run_neural=False) == [[classic], []]
+    assert _tick(sr_server.ctx, [NEURAL]) == [[neural]]  # a GPU dispatcher's slot takes it
 
 
 def test_a_pool_of_gpu_slots_only_runs_neural_tasks_first(sr_server: Server, clip: Path) -> None:
@@ -166,6 +180,7 @@ def test_pins_keep_the_operators_cuda_visible_devices(
         ({"models": MODELS, "workers": 0}, []),  # workers = 0: this server runs no work
         ({"models": MODELS, "workers": 0, "neural_workers": 1}, [None]),  # ... unless asked to
         ({"models": MODELS, "neural_workers": 0}, []),  # neural tasks then share the classic workers
+        ({"models": MODELS, "run_neural": False}, []),  # left to other dispatchers
     ],
 )
 def test_neural_worker_defaults_without_a_gpu(
@@ -180,3 +195,18 @@ def test_neural_device_cpu_never_probes(idle_server: Server, monkeypatch: pytest
     monkeypatch.setattr(devices, "DEVICE_PROBE", "raise SystemExit('the probe ran')")
     executor = _executor(idle_server.ctx, workers=1, models=MODELS, neural_device="cpu")
     assert _slots(executor) == [("classic", None), ("neural", None)]
+
+
+def test_a_server_that_leaves_neural_tasks_to_others(
+    idle_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(devices, "DEVICE_PROBE", "raise SystemExit('the probe ran')")
+    executor = _executor(idle_server.ctx, workers=2, models=MODELS, run_neural=False)
+    assert _slots(executor) == [("classic", None), ("classic", None)]
+    assert executor.describe().endswith("worker slot(s), neural tasks left to other dispatchers")
+    assert executor.work_for(executor.slots[0]) == (Work.CLASSIC,)
+    # The GPUs are elsewhere: configured models stay the defaults, and nothing here is probed.
+    settings = idle_server.ctx.settings.model_copy(update={"models": MODELS, "run_neural": False})
+    assert devices.Devices(settings).neural_by_default()
+    with pytest.raises(ValueError, match="neural_workers is set but run_neural is false"):
+        Settings(neural_workers=1, run_neural=False)

@@ -37,6 +37,14 @@ def dispatcher(
         str | None,
         typer.Option(help="Ray namespace of the actors (default: TAXIWAY_RAY_NAMESPACE, else taxiway)."),
     ] = None,
+    no_neural: Annotated[
+        bool,
+        typer.Option(
+            "--no-neural",
+            help="Never claim neural tasks: leave them to dispatchers with GPU slots "
+            "(TAXIWAY_RUN_NEURAL=false).",
+        ),
+    ] = False,
 ) -> None:
     """Run tasks on a Ray cluster: claim them from the database and run them on long-lived actors."""
     # Imported here so that `taxiway --help` and the client commands never load Ray or the server.
@@ -50,6 +58,7 @@ def dispatcher(
         "ray_gpu_slots": gpu_slots,
         "ray_cpus_per_slot": cpus_per_slot,
         "ray_namespace": namespace,
+        "run_neural": False if no_neural else None,
     }
     try:
         settings = Settings(**{key: value for key, value in given.items() if value is not None})

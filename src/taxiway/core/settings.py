@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # kinds exist, each runs only its own kind of task. Unset: none without a neural model (or with
     # workers = 0); else one per GPU torch sees, or one when it sees none.
     neural_workers: int | None = Field(default=None, ge=0)
+    # False: this server's workers (or this dispatcher's slots) never claim a neural task and leave
+    # them to dispatchers with GPU slots, e.g. a CPU machine in a fleet. Default: claim both kinds.
+    run_neural: bool = True
     lease_seconds: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=3, ge=1)
     task_time_limit_seconds: float = Field(default=4 * 3600.0, gt=0)
@@ -180,6 +183,16 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"default_models.{operation} names {name!r}, which does not serve {operation}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _check_run_neural(self) -> Settings:
+        if self.run_neural:
+            return self
+        if self.neural_workers:
+            raise ValueError("neural_workers is set but run_neural is false: those workers would never run")
+        if self.ray_gpu_slots:
+            raise ValueError("ray_gpu_slots is set but run_neural is false: those slots would never run")
         return self
 
     @model_validator(mode="after")

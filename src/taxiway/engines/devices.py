@@ -86,7 +86,12 @@ class Devices:
     def probe_applies(self) -> bool:
         """Whether torch's view here matters: local workers that may put neural models on a GPU."""
         settings = self.settings
-        return settings.executor == "local" and settings.neural_device != "cpu" and bool(settings.all_models)
+        return self.neural_runs_here and settings.neural_device != "cpu" and bool(settings.all_models)
+
+    @property
+    def neural_runs_here(self) -> bool:
+        """Whether this process's workers run neural tasks (not Ray's, nor those left to others)."""
+        return self.settings.executor == "local" and self.settings.run_neural
 
     def torch(self) -> tuple[TorchDevices | None, str | None]:
         """(what torch sees, None) or (None, why it could not be told); probes on the first call."""
@@ -120,7 +125,8 @@ class Devices:
         Not when ``neural_device = "auto"`` and the local workers have no GPU (or it cannot be
         told): the classical engines are the fallback then, and naming a model still runs it on the
         CPU. ``"cpu"`` and ``"cuda"`` are explicit choices, and workers elsewhere (Ray, a separate
-        dispatcher) are taken to have the GPUs their operator configured models for.
+        dispatcher, or any when ``run_neural`` is off) are taken to have the GPUs their operator
+        configured models for.
         """
         if not self.probe_applies or self.settings.neural_device != "auto":
             return True
@@ -130,7 +136,7 @@ class Devices:
     def describe(self) -> dict[str, Any]:
         """The engines endpoint's device block: where neural engines run ("cpu", "cuda", "unknown")."""
         setting = self.settings.neural_device
-        if self.settings.executor != "local":
+        if not self.neural_runs_here:
             return device_json(setting, UNKNOWN)  # the workers are on other machines
         if setting == "cpu":
             return device_json(setting, "cpu")

@@ -23,16 +23,19 @@ class SlotKind(StrEnum):
     NEURAL = "neural"
 
 
-def work_for(kind: SlotKind, kinds: Collection[SlotKind]) -> tuple[Work, ...]:
+def work_for(kind: SlotKind, kinds: Collection[SlotKind], *, run_neural: bool = True) -> tuple[Work, ...]:
     """What a slot of `kind` claims, in order, in a pool whose slots are of `kinds`.
 
     Each kind runs only its own tasks while the pool has both, so a neural model is never loaded
     into a CPU slot and a classic task never holds a GPU; a pool of one kind runs everything on it
-    (neural tasks first on a neural-only pool).
+    (neural tasks first on a neural-only pool), unless `run_neural` is off: then neural tasks are
+    left to other pools (a fleet's GPU dispatchers).
     """
     if kind is SlotKind.NEURAL:
         return (Work.NEURAL,) if SlotKind.CLASSIC in kinds else (Work.NEURAL, Work.CLASSIC)
-    return (Work.CLASSIC,) if SlotKind.NEURAL in kinds else (Work.ANY,)
+    if SlotKind.NEURAL in kinds or not run_neural:
+        return (Work.CLASSIC,)
+    return (Work.ANY,)
 
 
 class Slot(Protocol):
@@ -98,8 +101,9 @@ S = TypeVar("S", bound=SupervisedSlot)
 class SlotPool(Generic[S]):
     """An Executor made of supervised slots: the bookkeeping both backends share."""
 
-    def __init__(self, slots: list[S]) -> None:
+    def __init__(self, slots: list[S], *, run_neural: bool = True) -> None:
         self.slots = slots
+        self.run_neural = run_neural
 
     @property
     def size(self) -> int:
@@ -113,7 +117,7 @@ class SlotPool(Generic[S]):
         return [slot for slot in self.slots if slot.idle]
 
     def work_for(self, slot: Slot) -> tuple[Work, ...]:
-        return work_for(slot.kind, {each.kind for each in self.slots})
+        return work_for(slot.kind, {each.kind for each in self.slots}, run_neural=self.run_neural)
 
     def in_flight(self) -> list[tuple[str, int]]:
         return [job for slot in self.slots if (job := slot.in_flight()) is not None]

@@ -295,7 +295,7 @@ def neural_worker_count(settings: Settings, gpus: Callable[[], int]) -> int:
     """
     if settings.neural_workers is not None:
         return settings.neural_workers
-    if not settings.all_models or settings.workers == 0:
+    if not settings.all_models or not settings.run_neural or settings.workers == 0:
         return 0
     return max(1, gpus())
 
@@ -306,7 +306,7 @@ class LocalExecutor(SlotPool[WorkerSlot]):
     def __init__(self, ctx: AppContext, workers: int, neural_gpus: list[str | None]) -> None:
         classic = [WorkerSlot(ctx, index) for index in range(workers)]
         neural = [WorkerSlot(ctx, index, SlotKind.NEURAL, gpu) for index, gpu in enumerate(neural_gpus)]
-        super().__init__(classic + neural)
+        super().__init__(classic + neural, run_neural=ctx.settings.run_neural)
 
     @classmethod
     def from_settings(cls, ctx: AppContext) -> LocalExecutor:
@@ -324,4 +324,5 @@ class LocalExecutor(SlotPool[WorkerSlot]):
         neural = [slot for slot in self.slots if slot.kind is SlotKind.NEURAL]
         pins = sorted({slot.gpu for slot in neural if slot.gpu is not None})
         where = f" (GPU {', '.join(pins)})" if pins else ""
-        return f"{classic} classic + {len(neural)} neural{where} worker slot(s)"
+        leaving = "" if self.run_neural else ", neural tasks left to other dispatchers"
+        return f"{classic} classic + {len(neural)} neural{where} worker slot(s){leaving}"

@@ -74,13 +74,14 @@ def run_dispatcher(settings: Settings) -> int:
     scheduler = Scheduler(ctx, executor)
     scheduler.start()
     log.info(
-        "taxiway %s dispatcher %s: Ray at %s (namespace %s), %d slot(s): %s; database %s",
+        "taxiway %s dispatcher %s: Ray at %s (namespace %s), %d slot(s): %s%s; database %s",
         __version__,
         scheduler.owner,
         settings.ray_address,
         settings.ray_namespace,
         len(specs),
         ", ".join(f"{s.name} (num_cpus={s.num_cpus:g}, num_gpus={s.num_gpus:g})" for s in specs),
+        "" if settings.run_neural else " (neural tasks left to other dispatchers)",
         ctx.db.engine.url.render_as_string(hide_password=True),
     )
     try:

@@ -47,4 +47,5 @@ class RayExecutor(SlotPool[RaySlot]):
     def __init__(self, ctx: AppContext, specs: list[SlotSpec]) -> None:
         actor_class = ray.remote(SlotWorker)
         data = worker_settings(ctx.settings)
-        super().__init__([RaySlot(ctx, spec, actor_class, data) for spec in specs])
+        slots = [RaySlot(ctx, spec, actor_class, data) for spec in specs]
+        super().__init__(slots, run_neural=ctx.settings.run_neural)
