@@ -37,7 +37,15 @@ import av
 import cv2
 import numpy as np
 import torch
-from common import FPS, count_tflops, machine_line, make_pattern_clip, required_throughput, stopwatch
+from common import (
+    FPS,
+    H100_DENSE_BF16_TFLOPS,
+    count_tflops,
+    machine_line,
+    make_pattern_clip,
+    required_throughput,
+    stopwatch,
+)
 from spandrel import ModelLoader
 from spandrel.architectures.Compact import Compact
 from spandrel.architectures.ESRGAN import ESRGAN
@@ -64,11 +72,22 @@ def build_checkpoint(kind: str, path: Path) -> Path:
     return path
 
 
-def count_flops(kind: str, width: int, height: int) -> int:
-    """The model's work per frame, counted on the meta device, and what the fps goal asks of a GPU."""
+def frame_tflop(kind: str, width: int, height: int) -> float:
+    """The model's work on one frame, counted on the meta device."""
     with torch.device("meta"):
         model, frame = build_model(kind).eval(), torch.randn(1, 3, height, width)
-        tflop = sum(count_tflops(lambda: model(frame)).values())
+        return sum(count_tflops(lambda: model(frame)).values())
+
+
+def model_work(fps: float, tflop: float) -> str:
+    """The model's work done per second of wall time (decode and encode included), against the peak."""
+    rate = fps * tflop
+    return f", model work {rate:.3g} TFLOP/s ({rate / H100_DENSE_BF16_TFLOPS:.0%} of an H100's bf16 peak)"
+
+
+def count_flops(kind: str, width: int, height: int) -> int:
+    """The model's work per frame and what the fps goal asks of a GPU."""
+    tflop = frame_tflop(kind, width, height)
     print(f"{kind} on {width}×{height}: {tflop:.2f} TFLOP per frame (model only)")
     print(f"{GOAL_FPS:g} frames/s needs {required_throughput(tflop * GOAL_FPS, 1.0)}")
     return 0
@@ -160,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             print("gpu:", torch.cuda.get_device_name(0))
         print(f"{args.model}: {width}×{height} → {four_k_class(width, height)}, {frames} frames")
 
+        tflop = frame_tflop(args.model, width, height)
         results = {}
         variants = [("baseline", run_baseline), ("ours", run_ours)]
         if device == "cuda":
@@ -174,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             peak = ""
             if device == "cuda":
                 peak = f", peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB"
-            print(f"{name:>15}: {timing.wall:7.2f} s wall, {done / timing.wall:6.2f} frames/s{peak}")
+            fps = done / timing.wall
+            print(f"{name:>15}: {timing.wall:7.2f} s wall, {fps:6.2f} frames/s{peak}{model_work(fps, tflop)}")
             results[name] = timing.wall
         print(f"ratio ours / baseline (wall): {results['ours'] / results['baseline']:.3f}")
         if args.compile:
@@ -184,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             elapsed = stopwatch()
             done = upscale_with(engine, source, work / "compiled")
             wall = elapsed().wall
-            print(f"ours+compile: {wall:7.2f} s wall, {done / wall:6.2f} frames/s")
+            fps = done / wall
+            print(f"ours+compile: {wall:7.2f} s wall, {fps:6.2f} frames/s{model_work(fps, tflop)}")
             print(f"ratio ours+compile / baseline (wall, warm): {wall / results['baseline']:.3f}")
     return 0
 

@@ -43,7 +43,7 @@ from typing import Any
 import diffusers
 import numpy as np
 import torch
-from common import count_tflops, machine_line, required_throughput
+from common import H100_DENSE_BF16_TFLOPS, count_tflops, machine_line, required_throughput
 from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanVACEPipeline, WanVACETransformer3DModel
 from PIL import Image
 
@@ -214,25 +214,35 @@ def count_params(model: str) -> int:
     return 0
 
 
+def transformer_tflop(sizes: dict[str, Any], width: int, height: int, frames: int) -> dict[str, float]:
+    """One transformer pass at this window's shape, counted on the meta device (TFLOP per aten op)."""
+    transformer = build_transformer(sizes, "meta", torch.bfloat16)
+    latent = ((frames - 1) // 4 + 1, height // 8, width // 8)
+    with torch.device("meta"):
+        return count_tflops(
+            lambda: transformer(
+                hidden_states=torch.randn(1, sizes["in_channels"], *latent, dtype=torch.bfloat16),
+                timestep=torch.tensor([500.0]),
+                encoder_hidden_states=torch.randn(1, TEXT_TOKENS, sizes["text_dim"], dtype=torch.bfloat16),
+                control_hidden_states=torch.randn(
+                    1, sizes["vace_in_channels"], *latent, dtype=torch.bfloat16
+                ),
+                return_dict=False,
+            )
+        )
+
+
 def count_flops(model: str, width: int, height: int, frames: int, steps: int) -> int:
     """The goal's work counted on the meta device: transformer passes (two per step with guidance) and
     the VACE pipeline's VAE calls (the inactive and reactive halves encoded apart, then one decode)."""
-    transformer = build_transformer(FULL | SIZES[model], "meta", torch.bfloat16)
-    latent = (1, 16, (frames - 1) // 4 + 1, height // 8, width // 8)
+    by_op = transformer_tflop(FULL | SIZES[model], width, height, frames)
     with torch.device("meta"):
         vae = AutoencoderKLWan().eval()
-        noise = torch.randn(latent, dtype=torch.bfloat16)
-        control = torch.randn(latent[0], 96, *latent[2:], dtype=torch.bfloat16)  # 2 × 16 latent + 64 mask
-        text = torch.randn(1, TEXT_TOKENS, 4096, dtype=torch.bfloat16)
         video = torch.randn(1, 3, frames, height, width)
-        by_op = count_tflops(
-            lambda: transformer(
-                hidden_states=noise, timestep=torch.tensor([500.0]), encoder_hidden_states=text,
-                control_hidden_states=control, return_dict=False,
-            )
-        )  # fmt: skip
         encode = count_tflops(lambda: vae.encode(video))
-        decode = count_tflops(lambda: vae.decode(noise.float()))
+        decode = count_tflops(
+            lambda: vae.decode(torch.randn(1, 16, (frames - 1) // 4 + 1, height // 8, width // 8))
+        )
     one_pass = sum(by_op.values())
     # On the meta device attention runs as SDPA's math path: its QKᵀ and AV are the batched matmuls.
     attention = by_op.get("aten.bmm", 0.0) / one_pass
@@ -240,8 +250,10 @@ def count_flops(model: str, width: int, height: int, frames: int, steps: int) ->
     print(f"Wan2.1-VACE-{model.upper()}, expand {width}×{height} × {frames} frames, {steps} steps, guidance:")
     print(f"  transformer: {one_pass:.0f} TFLOP per pass ({attention:.0%} of it attention) × 2 per step")
     print(f"    × {steps} steps = {denoise:,.0f} TFLOP (bf16)")
-    vae = 2 * sum(encode.values()) + sum(decode.values())
-    print(f"  VAE: 2 encodes + 1 decode = {vae:.0f} TFLOP (float32: TF32 tensor cores, half the bf16 rate)")
+    vae_tflop = 2 * sum(encode.values()) + sum(decode.values())
+    print(
+        f"  VAE: 2 encodes + 1 decode = {vae_tflop:.0f} TFLOP (float32: TF32 tensor cores, half bf16's rate)"
+    )
     print(f"  the transformer alone within {GOAL_S:g} s needs {required_throughput(denoise, GOAL_S)}")
     return 0
 
@@ -297,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     }  # fmt: skip
     results: dict[str, Result] = {}
     backend: str | None = None
+    step_tflop = 2 * sum(transformer_tflop(sizes, width, height, frames).values())  # guidance: two passes
     for name in variants:
         pipe = build_pipeline(sizes, vae_sizes, device, dtype)
         try:
@@ -323,10 +336,13 @@ def main(argv: list[str] | None = None) -> int:
             if device == "cuda":
                 torch.cuda.empty_cache()
         peak = f"{r.peak_gib:.2f} GiB" if r.peak_gib is not None else "n/a (cpu)"
+        # The transformer's counted work per step over its time (First Block Cache skips some of it).
+        rate = step_tflop / r.per_step
         print(
             f"{name:>9}: warm-up {r.warmup:6.1f} s | {r.per_step:6.3f} s/step | encode {r.encode:5.2f} s | "
             f"decode {r.decode:5.2f} s | total {r.total:6.1f} s ({steps} steps) | "
-            f"{GOAL_STEPS} steps ≈ {r.at(GOAL_STEPS):6.1f} s | peak {peak}"
+            f"{GOAL_STEPS} steps ≈ {r.at(GOAL_STEPS):6.1f} s | peak {peak} | {rate:.3g} TFLOP/s per step "
+            f"({rate / H100_DENSE_BF16_TFLOPS:.0%} of an H100's dense bf16 peak)"
         )
 
     if "baseline" in results:
