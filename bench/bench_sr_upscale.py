@@ -7,8 +7,9 @@ checkpoint): Real-ESRGAN x4plus (RRDBNet, 64 features, 23 blocks), or realesr-ge
 
 - baseline: what spandrel's README shows, per frame: fp32, eager, one frame per call, then resize
   and encode, one stage after the other;
-- ours: SpandrelUpscale (bf16/fp16 where the model allows on a GPU, channels-last, batches, tiles,
-  the resize to 4K on the GPU, and decode / model / encode overlapping on three threads);
+- ours: SpandrelUpscale (bf16/fp16 where the model allows on a GPU, channels-last, cuDNN's
+  autotuner, batches, tiles, the resize to 4K on the GPU, and decode / model / encode overlapping on
+  three threads). Loading it turns ``cudnn.benchmark`` on for the process, so the baseline runs first;
 - ours-cpu-resize (on CUDA only): the same with the resize left to swscale's Lanczos on the CPU,
   to show what the on-device resize saves;
 - ours+compile (``--compile``): the same with the model setting ``compile = true``, timed after a

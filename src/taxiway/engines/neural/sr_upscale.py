@@ -93,6 +93,10 @@ def load_sr_model(path: str | Path, device: str) -> Any:
             descriptor.bfloat16()
         elif descriptor.supports_half:
             descriptor.half()
+        # A video's batches (and tiles) repeat one shape for thousands of calls: let cuDNN time its
+        # convolution algorithms once per shape rather than take its heuristic's pick. Per process,
+        # which is a neural worker's own.
+        torch.backends.cudnn.benchmark = True
     if convolutional(descriptor.model):
         # NHWC: cuDNN's tensor-core convolutions and oneDNN's CPU ones run faster on it (x4plus
         # ~8 %, Compact 20-40 % on the CPU here).
