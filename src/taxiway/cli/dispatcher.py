@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -48,23 +48,16 @@ def dispatcher(
 ) -> None:
     """Run tasks on a Ray cluster: claim them from the database and run them on long-lived actors."""
     # Imported here so that `taxiway --help` and the client commands never load Ray or the server.
-    from pydantic import ValidationError
+    from taxiway.cli.server_settings import load_settings
 
-    from taxiway.core.settings import Settings
-
-    given: dict[str, Any] = {
-        "ray_address": ray_address,
-        "ray_cpu_slots": cpu_slots,
-        "ray_gpu_slots": gpu_slots,
-        "ray_cpus_per_slot": cpus_per_slot,
-        "ray_namespace": namespace,
-        "run_neural": False if no_neural else None,
-    }
-    try:
-        settings = Settings(**{key: value for key, value in given.items() if value is not None})
-    except ValidationError as exc:
-        err.print(f"[red]error:[/red] invalid settings: {exc}")
-        raise typer.Exit(2) from None
+    settings = load_settings(
+        ray_address=ray_address,
+        ray_cpu_slots=cpu_slots,
+        ray_gpu_slots=gpu_slots,
+        ray_cpus_per_slot=cpus_per_slot,
+        ray_namespace=namespace,
+        run_neural=False if no_neural else None,
+    )
     if not settings.ray_address:
         err.print("[red]error:[/red] no Ray cluster given: pass --ray-address or set TAXIWAY_RAY_ADDRESS")
         raise typer.Exit(2)

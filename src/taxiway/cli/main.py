@@ -36,10 +36,10 @@ def serve(
     import uvicorn
 
     from taxiway.api.app import create_app
-    from taxiway.core.settings import Settings
+    from taxiway.cli.server_settings import load_settings
 
+    settings = load_settings(host=host, port=port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    settings = Settings(host=host, port=port)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=True)
 
 

@@ -1,0 +1,47 @@
+"""The server-side commands' settings (serve, dispatcher, admin, db): invalid ones are a clear error.
+
+A bad environment variable or config file stops the command with one line per problem, naming the
+setting, and exit code 2, as a bad command-line option does, instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from taxiway.core.settings import Settings
+
+err = Console(stderr=True)
+
+
+def load_settings(**given: Any) -> Settings:
+    """Settings from the environment and config file, with `given` (None: not given) on top."""
+    from pydantic import ValidationError
+
+    from taxiway.core.settings import Settings
+
+    try:
+        return Settings(**{key: value for key, value in given.items() if value is not None})
+    except ValidationError as exc:
+        where = "TAXIWAY_* variables, the TAXIWAY_CONFIG file or options"
+        err.print(f"[red]error:[/red] invalid settings ({where}):", soft_wrap=True)
+        for line in problems(exc):
+            err.print(f"  {escape(line)}", soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def problems(exc: ValidationError) -> list[str]:
+    """One line per problem: the setting's name (a path into nested ones) and what is wrong."""
+    lines = []
+    for error in exc.errors():
+        message = str(error["msg"]).removeprefix("Value error, ")
+        where = ".".join(str(part) for part in error["loc"])
+        # A check across settings has no location: its message names them.
+        lines.append(f"{where}: {message}" if where else message)
+    return lines
