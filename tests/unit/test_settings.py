@@ -30,23 +30,3 @@ def test_toml_file_and_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert settings.default_credits == 75
     assert settings.public_url == "https://media.example.com"
     assert settings.allow_private_callbacks is True
-
-
-@pytest.mark.parametrize("command", [["serve"], ["admin", "user", "list"], ["db", "upgrade"]])
-def test_invalid_settings_stop_server_commands_with_a_line_per_problem(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: list[str]
-) -> None:
-    from typer.testing import CliRunner
-
-    from taxiway.cli.main import app
-
-    monkeypatch.setenv("TAXIWAY_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("TAXIWAY_WORKERS", "-1")
-    monkeypatch.setenv("TAXIWAY_MODELS", '{"sr": {"engine": "esrgan", "path": "sr.pth"}}')
-    result = CliRunner().invoke(app, command)
-    assert result.exit_code == 2
-    lines = result.stderr.splitlines()
-    assert lines[0].startswith("error: invalid settings")
-    assert lines[1] == "  workers: Input should be greater than or equal to 0"
-    assert lines[2].startswith("  models.sr: Input tag 'esrgan' found using 'engine' does not match")
-    assert "Traceback" not in result.output

@@ -23,12 +23,15 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/v1/runwayml"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+def create_app(settings: Settings | None = None, ctx: AppContext | None = None) -> FastAPI:
+    """The API app. Its services are `ctx` when given (whose settings it then uses), else built at
+    startup (StartupError if one cannot be used); closed at shutdown either way."""
+    settings = ctx.settings if ctx is not None else settings or Settings()
+    built = ctx
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ctx = AppContext.build(settings)
+        ctx = built or AppContext.build(settings)
         for warning in model_warnings(settings):
             log.warning("%s; its tasks will fail until it is fixed", warning)
         app.state.ctx = ctx

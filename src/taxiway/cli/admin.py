@@ -40,11 +40,10 @@ UserOption = Annotated[
 
 def _run(action: Callable[[AppContext], T]) -> T:
     """Run an admin action; user errors become one red line and exit code 1, not a traceback."""
-    from taxiway.cli.server_settings import load_settings
-    from taxiway.core.context import AppContext
+    from taxiway.cli.startup import load_settings, open_context
     from taxiway.core.errors import ApiError
 
-    ctx = AppContext.build(load_settings())
+    ctx = open_context(load_settings())
     try:
         return action(ctx)
     except ApiError as exc:

@@ -48,7 +48,7 @@ def dispatcher(
 ) -> None:
     """Run tasks on a Ray cluster: claim them from the database and run them on long-lived actors."""
     # Imported here so that `taxiway --help` and the client commands never load Ray or the server.
-    from taxiway.cli.server_settings import load_settings
+    from taxiway.cli.startup import load_settings
 
     settings = load_settings(
         ray_address=ray_address,

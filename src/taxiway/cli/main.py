@@ -36,11 +36,12 @@ def serve(
     import uvicorn
 
     from taxiway.api.app import create_app
-    from taxiway.cli.server_settings import load_settings
+    from taxiway.cli.startup import load_settings, open_context
 
     settings = load_settings(host=host, port=port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=True)
+    api = create_app(settings, open_context(settings))  # a bad store or database: one line, exit 1
+    uvicorn.run(api, host=host, port=port, log_level="info", proxy_headers=True)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,10 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from taxiway.blobs.base import BlobStore
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+from taxiway.blobs.base import BlobStore, BlobStoreUnavailable
 from taxiway.blobs.factory import open_blob_store
 from taxiway.core.db import Database
 from taxiway.core.links import Links
@@ -40,6 +43,30 @@ def _link_once(source: Path, target: Path) -> None:
         target.hardlink_to(source)
 
 
+class StartupError(RuntimeError):
+    """A configured service (data directory, blob store, database) cannot be used."""
+
+
+def _open_database(settings: Settings, run_migrations: bool) -> Database:
+    url = settings.resolved_database_url
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError as exc:
+        raise StartupError(f"the database URL is not valid: {exc}") from exc
+    try:
+        db = Database(url)
+        if run_migrations:
+            migrate(db)  # the first connection: an unreachable server fails here
+        return db
+    except ModuleNotFoundError as exc:
+        raise StartupError(f"the database {shown} needs a driver that is not installed: {exc}") from exc
+    except (NoSuchModuleError, ArgumentError) as exc:
+        raise StartupError(f"the database URL {shown} cannot be used: {exc}") from exc
+    except OperationalError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise StartupError(f"the database {shown} cannot be reached: {reason}") from exc
+
+
 @dataclass
 class AppContext:
     settings: Settings
@@ -54,14 +81,19 @@ class AppContext:
 
     @classmethod
     def build(cls, settings: Settings, *, run_migrations: bool = True) -> AppContext:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        settings.scratch_dir.mkdir(parents=True, exist_ok=True)
+        """The services, checked usable: StartupError says which one is not, and why."""
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            settings.scratch_dir.mkdir(parents=True, exist_ok=True)
+            signer = LinkSigner(_load_secret_key(settings), settings.signed_url_ttl_seconds)
+        except OSError as exc:
+            raise StartupError(f"the data directory {settings.data_dir} cannot be used: {exc}") from exc
         # The store first: a missing bucket stops startup before the database is touched.
-        blobs = open_blob_store(settings)
-        db = Database(settings.resolved_database_url)
-        if run_migrations:
-            migrate(db)
-        signer = LinkSigner(_load_secret_key(settings), settings.signed_url_ttl_seconds)
+        try:
+            blobs = open_blob_store(settings)
+        except BlobStoreUnavailable as exc:
+            raise StartupError(str(exc)) from exc
+        db = _open_database(settings, run_migrations)
         return cls(settings=settings, db=db, blobs=blobs, signer=signer)
 
     def links(self, base_url: str | None = None) -> Links:

@@ -21,7 +21,7 @@ from types import FrameType
 import ray
 
 from taxiway import __version__
-from taxiway.core.context import AppContext
+from taxiway.core.context import AppContext, StartupError
 from taxiway.core.settings import Settings
 from taxiway.executors.ray.executor import RayExecutor, slot_specs
 from taxiway.scheduler.loop import Scheduler
@@ -51,7 +51,11 @@ def run_dispatcher(settings: Settings) -> int:
     _warn_about_settings(settings)
 
     # The database and storage first: a wrong URL or a missing bucket fails before Ray is touched.
-    ctx = AppContext.build(settings)
+    try:
+        ctx = AppContext.build(settings)
+    except StartupError as exc:
+        log.error("%s", exc)
+        return 1
     try:
         ray.init(address=settings.ray_address, namespace=settings.ray_namespace)
     except Exception as exc:

@@ -1,7 +1,8 @@
-"""The server-side commands' settings (serve, dispatcher, admin, db): invalid ones are a clear error.
+"""What the server-side commands (serve, dispatcher, admin, db) need first, failing clearly.
 
 A bad environment variable or config file stops the command with one line per problem, naming the
-setting, and exit code 2, as a bad command-line option does, instead of a traceback.
+setting, and exit code 2, as a bad command-line option does; a data directory, blob store or
+database that cannot be used, with one line saying which and why, and exit code 1. Not a traceback.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from rich.markup import escape
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
+    from taxiway.core.context import AppContext
     from taxiway.core.settings import Settings
 
 err = Console(stderr=True)
@@ -45,3 +47,14 @@ def problems(exc: ValidationError) -> list[str]:
         # A check across settings has no location: its message names them.
         lines.append(f"{where}: {message}" if where else message)
     return lines
+
+
+def open_context(settings: Settings) -> AppContext:
+    """The process's services (migrating the database), or one line saying what cannot be used."""
+    from taxiway.core.context import AppContext, StartupError
+
+    try:
+        return AppContext.build(settings)
+    except StartupError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(1) from None
