@@ -54,17 +54,19 @@ def _open_database(settings: Settings, run_migrations: bool) -> Database:
     except ArgumentError as exc:
         raise StartupError(f"the database URL is not valid: {exc}") from exc
     try:
-        db = Database(url)
-        if run_migrations:
-            migrate(db)  # the first connection: an unreachable server fails here
-        return db
+        db = Database(url)  # loads the driver; connects only when used
     except ModuleNotFoundError as exc:
         raise StartupError(f"the database {shown} needs a driver that is not installed: {exc}") from exc
     except (NoSuchModuleError, ArgumentError) as exc:
         raise StartupError(f"the database URL {shown} cannot be used: {exc}") from exc
+    try:
+        if run_migrations:
+            migrate(db)  # the first connection: an unreachable server fails here
     except OperationalError as exc:
+        db.dispose()
         reason = str(exc.orig or exc).strip().splitlines()[0]
         raise StartupError(f"the database {shown} cannot be reached: {reason}") from exc
+    return db
 
 
 @dataclass
