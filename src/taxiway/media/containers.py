@@ -12,6 +12,7 @@ see the same streams and share the same protections:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import BinaryIO
 
@@ -25,6 +26,7 @@ READ_TIMEOUT_S = 10.0
 
 # Demuxers that only follow references to other files; never media in their own right.
 _REFERENCE_DEMUXERS = frozenset({"hls", "dash", "concat", "ffconcat", "ffmetadata"})
+_DURATION_TAG = re.compile(r"^(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$")
 
 
 class UnsafeInput(Exception):
@@ -120,3 +122,27 @@ def describe_av_error(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror[:1].lower() + exc.strerror[1:]
     return "the file could not be read"  # Anything else: say nothing about our internals.
+
+
+def stated_durations(
+    container: InputContainer, stream: av.stream.Stream, *, include_container: bool = True
+) -> list[float]:
+    """The stream's length in seconds as the file's headers state it, most specific first: the
+    stream's own, Matroska's per-track DURATION tag, the container's (unless not
+    ``include_container``: with several streams it may be another stream's). Nothing is read.
+
+    Matroska's durations are where the segment ends, not how long it lasts: a file whose timestamps
+    start at 1000 s states 1004 s for 4 s of video, so the stream's start is subtracted there.
+    """
+    candidates: list[float] = []
+    if stream.duration and stream.time_base:
+        candidates.append(float(stream.duration * stream.time_base))
+    offset = 0.0
+    if container.format.name.startswith("matroska") and stream.start_time and stream.time_base:
+        offset = max(0.0, float(stream.start_time * stream.time_base))
+    tag = _DURATION_TAG.match(str(stream.metadata.get("DURATION", "")).strip())
+    if tag:
+        candidates.append(int(tag[1]) * 3600 + int(tag[2]) * 60 + float(tag[3]) - offset)
+    if container.duration and include_container:
+        candidates.append(container.duration / av.time_base - offset)
+    return candidates

@@ -22,7 +22,6 @@ Conventions of the returned :class:`MediaInfo`:
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -39,9 +38,11 @@ from taxiway.media.containers import (
     describe_av_error,
     open_input,
     pick_video_stream,
+    stated_durations,
     truncated_fraction,
 )
 from taxiway.media.decode import clockwise_rotation
+from taxiway.media.timing import MAX_HELD_GAP_S, MAX_STEP_BACK_FRAMES
 
 MediaKind = Literal["video", "image"]
 
@@ -81,6 +82,8 @@ _WEBM_CODECS = frozenset({"vp8", "vp9", "av1", "opus", "vorbis", "webvtt"})
 _FIRST_FRAME_MAX_PACKETS = 600
 _FIRST_FRAME_BUDGET_S = 5.0
 _SCAN_BUDGET_S = 1.0
+# Containers whose stated duration is only FFmpeg's estimate from first and last timestamps.
+_SCANNED_FORMATS = frozenset({"mpegts", "mpeg"})
 
 
 def probe_file(
@@ -334,22 +337,18 @@ def _frame_rate(stream: VideoStream) -> float | None:
     return None
 
 
-_DURATION_TAG = re.compile(r"^(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$")
-
-
 def _duration(
     container: InputContainer, stream: VideoStream, path: Path, size: int, frame_rate: float | None
 ) -> float:
     """The video's duration in seconds: from the stream, Matroska's per-track tag, the container,
-    or as a last resort from packet timestamps. Raises MediaError when unknown or absurd."""
-    candidates: list[float] = []
-    if stream.duration and stream.time_base:
-        candidates.append(float(stream.duration * stream.time_base))
-    tag = _DURATION_TAG.match(str(stream.metadata.get("DURATION", "")).strip())
-    if tag:
-        candidates.append(int(tag[1]) * 3600 + int(tag[2]) * 60 + float(tag[3]))
-    if container.duration:
-        candidates.append(container.duration / av.time_base)
+    or as a last resort from packet timestamps. Raises MediaError when unknown or absurd.
+
+    MPEG program and transport streams state no duration: FFmpeg estimates it from the first and
+    last timestamps, which a restart of the timestamps (joined recordings) makes far too short,
+    so their packets are always scanned, stretch by stretch."""
+    candidates = stated_durations(container, stream)
+    if container.format.name in _SCANNED_FORMATS:
+        candidates = [d for d in [_scan_duration(path, stream.index, size, frame_rate)] if d] + candidates
     sane = [d for d in candidates if 0 < d <= MAX_DURATION_S]
     if sane:
         return sane[0]
@@ -370,15 +369,15 @@ def _duration(
 
 def _scan_duration(path: Path, stream_index: int, size: int, frame_rate: float | None) -> float | None:
     """Duration from demuxed packets (no decoding), for files whose headers lack one (live-recorded
-    WebM, raw elementary streams). Uses packet timestamps, else packet durations, else the packet
-    count and frame rate. Reads for at most _SCAN_BUDGET_S, then extrapolates from the byte
-    position reached, assuming the rest of the file has the same bitrate."""
+    WebM, raw elementary streams, MPEG-TS). Uses packet timestamps (the lengths of the stretches
+    between discontinuities, as the decoder's time line joins them), else packet durations, else
+    the packet count and frame rate. Reads for at most _SCAN_BUDGET_S, then extrapolates from the
+    byte position reached, assuming the rest of the file has the same bitrate."""
     try:
         container = open_input(path)
     except (av.FFmpegError, OSError, UnsafeInput):
         return None
-    first: float | None = None
-    end: float | None = None
+    stretches = _Stretches(MAX_STEP_BACK_FRAMES / (frame_rate or 25.0), float(MAX_HELD_GAP_S))
     summed = 0.0
     count = 0
     pos = 0
@@ -395,9 +394,8 @@ def _scan_duration(path: Path, stream_index: int, size: int, frame_rate: float |
             pos = max(pos, packet.pos or 0)
             ts = packet.pts if packet.pts is not None else packet.dts
             if ts is not None and tb:
-                start = float(ts * tb)
-                first = start if first is None else min(first, start)
-                end = start + length if end is None else max(end, start + length)
+                order = packet.dts if packet.dts is not None else ts
+                stretches.add(float(order * tb), float(ts * tb), length)
             if time.monotonic() > deadline:
                 break
         else:
@@ -406,8 +404,8 @@ def _scan_duration(path: Path, stream_index: int, size: int, frame_rate: float |
         pass
     finally:
         close_input(container)
-    if first is not None and end is not None and end > first:
-        seconds = end - first
+    if stretches.total() > 0:
+        seconds = stretches.total()
     elif summed > 0:
         seconds = summed
     elif count and frame_rate:
@@ -415,3 +413,29 @@ def _scan_duration(path: Path, stream_index: int, size: int, frame_rate: float |
     else:
         return None
     return seconds * size / pos if 0 < pos < size else seconds
+
+
+class _Stretches:
+    """Sums the spans of the runs of packets between timestamp discontinuities: a decode timestamp
+    more than ``back`` seconds before the previous one, or more than ``gap`` after it."""
+
+    def __init__(self, back: float, gap: float) -> None:
+        self._back, self._gap = back, gap
+        self._done = 0.0
+        self._first: float | None = None
+        self._end = 0.0
+        self._last_order = 0.0
+
+    def add(self, order: float, start: float, length: float) -> None:
+        """A packet with decode time ``order``, presentation time ``start``, lasting ``length``."""
+        if self._first is not None and not -self._back <= order - self._last_order <= self._gap:
+            self._done += self._end - self._first
+            self._first = None
+        if self._first is None:
+            self._first, self._end = start, start + length
+        self._first = min(self._first, start)
+        self._end = max(self._end, start + length)
+        self._last_order = order
+
+    def total(self) -> float:
+        return self._done + (self._end - self._first if self._first is not None else 0.0)
