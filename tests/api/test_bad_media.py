@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +22,11 @@ from mediafiles import (
 from support import Api, Server
 
 Maker = Callable[[Path], Path]
+
+TOO_DAMAGED = (
+    r"^Only \d+% of the video's frames could be decoded \(damaged from [\d.]+ s\): "
+    r"too little is left to make the output\.$"
+)
 
 
 def _text(d: Path) -> Path:
@@ -164,13 +170,15 @@ def test_frames_over_the_pixel_limit_are_refused(user: Api, tmp_path: Path) -> N
 
 def test_media_that_breaks_mid_way_fails_the_task_clearly(user: Api, tmp_path: Path) -> None:
     full = make_video(tmp_path / "full.mp4", width=160, height=90, seconds=2, faststart=True)
-    broken = make_corrupt_payload(full, tmp_path / "half-noise.mp4", from_fraction=0.5)
+    broken = make_corrupt_payload(full, tmp_path / "mostly-noise.mp4", from_fraction=0.3)
     asset = user.upload(broken, "video/mp4")  # the start decodes: probing cannot tell
     task = user.create("videos/upscale", {"videoAssetId": asset["assetId"]}).json()
     done = user.wait(task["taskId"])
     assert done["status"] == "FAILED"
     assert done["error"]["reason"] == "INPUT_UNDECODABLE"
-    assert done["error"]["errorMessage"].startswith("The video could not be decoded past frame ")
-    assert done["error"]["errorMessage"].endswith("s): the data is corrupt.")
+    assert re.match(
+        TOO_DAMAGED,
+        done["error"]["errorMessage"],
+    )
     assert done["artifacts"] == []
     assert user.http.get("/features").json()["used"]["numPlanCredits"] == 0

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from taxiway.media.input_warnings import InputWarnings
 from taxiway.media.probe import MediaInfo
 
 
@@ -45,6 +46,8 @@ class EngineJob:
     image: Path | None = None
     image_info: MediaInfo | None = None
     output_dir: Path = field(default_factory=lambda: Path("."))
+    # Hears what was wrong with the input and how it was handled (the task's options.input_warnings).
+    warnings: InputWarnings = field(default_factory=InputWarnings)
 
 
 class Engine(Protocol):

@@ -14,6 +14,7 @@ from taxiway.engines.base import EngineError
 from taxiway.media.containers import describe_av_error
 from taxiway.media.decode import DecodeError, VideoDecoder
 from taxiway.media.encode import H264Writer
+from taxiway.media.input_warnings import InputWarnings
 
 # The reason of every failure caused by input that turned out undecodable part-way through.
 REASON_UNDECODABLE = "INPUT_UNDECODABLE"
@@ -46,12 +47,14 @@ def reencoding(
     threads: int,
     until: float | Fraction | None = None,
     pad_audio: bool = False,
+    warnings: InputWarnings | None = None,
 ) -> Iterator[tuple[VideoDecoder, H264Writer]]:
-    """Decode `source` and encode `target` at width×height with the source's timing and (if it has
-    one) its audio: the frame of every engine, with damaged input turned into EngineErrors."""
+    """Decode `source` and encode `target` at width×height on the source's time line (see
+    taxiway.media.timing) and with (if it has one) its audio: the frame of every engine, with
+    damaged input turned into EngineErrors and what was repaired told to `warnings`."""
     with (
         undecodable_input_errors(),
-        VideoDecoder(source, until=until) as decoder,
+        VideoDecoder(source, until=until, warnings=warnings) as decoder,
         H264Writer(
             target,
             width=width,
@@ -63,6 +66,9 @@ def reencoding(
             audio_source=source if has_audio else None,
             threads=threads,
             pad_audio=pad_audio,
+            constant_rate=decoder.constant_rate,
+            source_audio=decoder.timing.audio,
+            source_span=decoder.source_span,
         ) as writer,
     ):
         yield decoder, writer

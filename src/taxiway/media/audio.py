@@ -1,9 +1,16 @@
 """Carrying a source file's audio into an MP4 output, in step with the re-encoded video.
 
-AAC and MP3 are copied packet for packet (no quality loss, no CPU); anything else (Opus, Vorbis,
-AC-3, PCM, MP2...) is transcoded to AAC-LC. Audio is aligned so that the source instant of the
-first video frame becomes output time 0, and cut at the output video's end: exactly when
-transcoding, to within one packet (~21 ms) when copying.
+The policy: the output's audio track spans the output video exactly, from its first frame to its
+end, with the source's sound at the same instants relative to the pictures as in the source
+(start offsets, edit lists and holes honoured), silence wherever the source has no sound, and the
+source's sound past the video's end cut off.
+
+AAC and MP3 are copied packet for packet (no quality loss, no CPU) when that already gives such
+a track: the source's audio starts by the first frame (20 ms of slack), lasts to the video's end
+(40 ms), and has no holes or jumps (see :func:`copy_keeps_sync`); it is then cut at the video's
+end to within one packet (~21 ms). Anything else (Opus, Vorbis, AC-3, PCM, MP2..., or AAC that
+starts late, ends early or has holes) is transcoded to AAC-LC, each decoded frame placed by its
+own timestamp: silence fills a late start, a hole and an early end; overlapping sound is dropped.
 
 The writer calls :meth:`AudioCarrier.mux_until` as video advances so audio and video are
 interleaved in the file, then :meth:`AudioCarrier.finish` with the video's end time. Audio is never
@@ -11,12 +18,9 @@ written ahead of the video: a packet once muxed cannot be taken back, so audio w
 time the video reached would outlast a video that then stops (a trimmed output, or a source whose
 sound outlasts its picture).
 
-Padding (opt-in, ``pad=True``, for engines that make the video longer than its source): wherever
-the source has no more audio, silence is written up to the video's end, so the audio track lasts
-as long as the video. :meth:`AudioCarrier.end_source` stops taking audio from the source at a given
-output time (the end of the source's own frames); silence follows from there. A padded track is
-always transcoded to AAC, since the silence has to come from an encoder whose settings the copied
-packets would have to match.
+Engines that make the video longer than its source (extend) ask for ``pad=True``, which always
+transcodes, and call :meth:`AudioCarrier.end_source` at the end of the source's own frames: no more
+audio is taken from the source after it, and silence follows up to the video's end.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from av.packet import Packet
 
 from taxiway.media.containers import close_input, open_input, pick_audio_stream
 from taxiway.media.decode import DecodeError
+from taxiway.media.timing import AUDIO_END_SLACK, AUDIO_START_SLACK, MAX_HELD_GAP_S, AudioSpan
 
 # Codecs that MP4 holds and every player plays: copied instead of re-encoded.
 COPY_CODECS = frozenset({"aac", "mp3"})
@@ -47,12 +52,36 @@ _PRIMING_MARGIN = Fraction(1, 10)
 _JUMP_TOLERANCE = Fraction(1, 20)
 # Samples per frame of padding silence (AAC's own frame size).
 _SILENCE_CHUNK = 1024
+# Decoded audio this far from where the previous frame ended is a hole (filled with silence) or an
+# overlap (its head dropped); closer, it just follows on (timestamps are rounded).
+_PLACEMENT_SLACK = Fraction(2, 1000)
+
+
+def copy_keeps_sync(audio: AudioSpan | None, video: tuple[Fraction, Fraction] | None) -> bool:
+    """Whether the audio's packets, copied as they are, span the video from ``video[0]`` to
+    ``video[1]`` (source times): starting by the first frame, lasting to the end, with no hole."""
+    if audio is None or video is None or not audio.contiguous:
+        return False
+    start, end = video
+    return audio.start <= start + AUDIO_START_SLACK and audio.end >= end - AUDIO_END_SLACK
 
 
 class AudioCarrier:
-    """Adds an audio stream to ``output`` and fills it from the audio of ``source``."""
+    """Adds an audio stream to ``output`` and fills it from the audio of ``source``.
 
-    def __init__(self, source: Path, output: OutputContainer, *, pad: bool = False) -> None:
+    ``span`` (where the source's audio packets lie) and ``video`` (the source times of the first
+    frame and of the end of the video to be written) decide whether the audio can be copied.
+    """
+
+    def __init__(
+        self,
+        source: Path,
+        output: OutputContainer,
+        *,
+        pad: bool = False,
+        span: AudioSpan | None = None,
+        video: tuple[Fraction, Fraction] | None = None,
+    ) -> None:
         self._input = open_input(source)
         stream = pick_audio_stream(self._input)
         if stream is None:
@@ -61,10 +90,11 @@ class AudioCarrier:
         self._in_stream = stream
         self._output = output
         codec = stream.codec_context.codec.canonical_name if stream.codec_context else ""
-        self.padding = pad
-        copy = codec in COPY_CODECS and not pad
+        copy = codec in COPY_CODECS and not pad and copy_keeps_sync(span, video)
         self._out_stream = self._copy_stream(output, stream) if copy else None
         self.copying = self._out_stream is not None
+        # A transcoded track is always padded to the video: silence where the source has no sound.
+        self.padding = not self.copying
         if self._out_stream is None:
             if stream.codec_context is None:
                 close_input(self._input)
@@ -208,9 +238,12 @@ class AudioCarrier:
         start = self._source_time(packet)
         length = Fraction(packet.duration or 0) * (packet.time_base or 0)
         self._clock = start + length
-        if self._written_end is not None and start - self._start < self._written_end - _JUMP_TOLERANCE:
-            # Timestamps jumped backwards (MPEG-TS discontinuity): continue where the audio was, as
-            # the video decoder does, instead of writing time going backwards.
+        if self._written_end is not None and (
+            start - self._start < self._written_end - _JUMP_TOLERANCE
+            or start - self._start > self._written_end + MAX_HELD_GAP_S
+        ):
+            # Timestamps jumped back (an MPEG-TS discontinuity, joined files) or far forward:
+            # continue where the audio was, as the video decoder does.
             self._start = start - self._written_end
         self._written_end = max(self._written_end or Fraction(0), start + length - self._start)
         if self.copying:
@@ -235,16 +268,20 @@ class AudioCarrier:
                 self._encode(resampled, end)
 
     def _encode(self, frame: AudioFrame, end: Fraction | None) -> None:
-        """Encode a resampled frame, dropping samples before output time 0 and after ``end``."""
+        """Encode a resampled frame at its own time: silence fills a hole before it, samples
+        before output time 0, after ``end`` or over audio already written are dropped."""
         assert self._start is not None
         samples = frame.to_ndarray()  # fltp: (channels, samples)
         if self._next_sample is None:
-            t = Fraction(frame.pts) * frame.time_base - self._start if frame.pts is not None else Fraction(0)
-            first = round(t * self._rate)
-            if first < 0:
-                samples = samples[:, -first:]
-                first = 0
-            self._next_sample = first
+            self._next_sample = 0
+        if frame.pts is not None and frame.time_base is not None:
+            at = round((Fraction(frame.pts) * frame.time_base - self._start) * self._rate)
+            slack = round(_PLACEMENT_SLACK * self._rate)
+            if at > self._next_sample + slack:
+                hole_end = Fraction(at, self._rate)
+                self._silence_until(hole_end if end is None else min(hole_end, end))
+            elif at < self._next_sample - slack:
+                samples = samples[:, self._next_sample - at :]
         if end is not None:
             samples = samples[:, : max(0, round(end * self._rate) - self._next_sample)]
         if samples.shape[1] == 0:

@@ -21,6 +21,7 @@ import av
 from av.video.frame import PictureType, VideoFrame
 
 from taxiway.media.audio import AudioCarrier
+from taxiway.media.timing import AudioSpan
 
 DEFAULT_CRF = 18
 DEFAULT_PRESET = "veryfast"
@@ -46,8 +47,13 @@ class H264Writer:
     """Encodes frames to ``path`` (.mp4). Frames must be ``width`` × ``height`` yuv420p with pts
     strictly increasing in ``time_base`` from 0 (what VideoDecoder + Scaler produce).
 
+    ``constant_rate``: one tick of ``time_base`` is one frame at ``frame_rate``, and a frame lasting
+    several ticks (held over missing frames) is encoded once per tick, so the output keeps a
+    constant rate.
     ``audio_source``: a file whose audio is carried into the output (see AudioCarrier); call
     :meth:`set_source_start` with the source time of the first frame before the first write.
+    ``source_audio`` and ``source_span`` (where the source's audio lies, and the source times the
+    video written starts and ends at) let AudioCarrier copy the audio when that keeps it in sync.
     ``threads``: libx264 threads, 0 = x264's default (1.5 × CPUs, frame-parallel).
     ``pad_audio``: silence follows the source's audio up to the video's end (see AudioCarrier),
     for outputs longer than their source; :meth:`end_audio_source` marks where the source ends.
@@ -68,6 +74,9 @@ class H264Writer:
         audio_source: Path | None = None,
         threads: int = 0,
         pad_audio: bool = False,
+        constant_rate: bool = False,
+        source_audio: AudioSpan | None = None,
+        source_span: tuple[Fraction, Fraction] | None = None,
     ) -> None:
         if width % 2 or height % 2:
             raise ValueError(f"H.264 yuv420p needs even dimensions, got {width}x{height}")
@@ -79,6 +88,7 @@ class H264Writer:
         self._partial = self.path.with_name(f".{self.path.name}.partial")
         self._faststart = self.path.with_name(f".{self.path.name}.faststart")
         self._time_base = time_base
+        self._constant_rate = constant_rate
         self._end = Fraction(0)
         self._finished = False
         self._durations: dict[int, int] = {}
@@ -87,7 +97,9 @@ class H264Writer:
         try:
             self._video = self._add_video(width, height, time_base, frame_rate, crf, preset, threads)
             if audio_source is not None:
-                self._audio = AudioCarrier(audio_source, self._output, pad=pad_audio)
+                self._audio = AudioCarrier(
+                    audio_source, self._output, pad=pad_audio, span=source_audio, video=source_span
+                )
         except BaseException:
             self.abort()
             raise
@@ -139,6 +151,19 @@ class H264Writer:
 
     def write(self, frame: VideoFrame) -> None:
         """Encode one frame (and the audio up to its time). Runs x264 on its own threads."""
+        repeats = frame.duration if self._constant_rate and frame.duration and frame.duration > 1 else 1
+        if repeats == 1:
+            self._write_once(frame)
+            return
+        first = frame.pts
+        try:
+            for k in range(repeats):  # a held frame: once per frame slot
+                frame.pts, frame.duration = first + k, 1
+                self._write_once(frame)
+        finally:
+            frame.pts, frame.duration = first, repeats
+
+    def _write_once(self, frame: VideoFrame) -> None:
         t = Fraction(frame.pts) * self._time_base
         # Decoded frames keep the source's picture type (I/P/B) and libx264 obeys it: without this
         # reset the output would copy the source's GOP structure instead of x264 choosing its own.

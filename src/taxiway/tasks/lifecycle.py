@@ -73,12 +73,21 @@ def record_progress(ctx: AppContext, task_id: str, attempt: int, ratio: float, t
         return True
 
 
-def complete(ctx: AppContext, task_id: str, attempt: int, artifact: StoredMedia) -> bool:
+def _note_input_warnings(task: Task, warnings: tuple[str, ...] | list[str]) -> None:
+    """Echo what was wrong with the input, and how it was handled, in options.input_warnings."""
+    if warnings:
+        task.options = {**task.options, "input_warnings": list(warnings)}
+
+
+def complete(
+    ctx: AppContext, task_id: str, attempt: int, artifact: StoredMedia, input_warnings: tuple[str, ...] = ()
+) -> bool:
     """Commit SUCCEEDED with its artifact asset. The blobs were written before this call."""
     with ctx.db.write() as session:
         task = _current(session, task_id, attempt)
         if task is None:
             return False
+        _note_input_warnings(task, input_warnings)
         asset = Asset(
             id=ids.new_uuid(),
             user_id=task.user_id,
@@ -96,12 +105,20 @@ def complete(ctx: AppContext, task_id: str, attempt: int, artifact: StoredMedia)
         return True
 
 
-def fail(ctx: AppContext, task_id: str, attempt: int, message: str, reason: str) -> bool:
+def fail(
+    ctx: AppContext,
+    task_id: str,
+    attempt: int,
+    message: str,
+    reason: str,
+    input_warnings: tuple[str, ...] = (),
+) -> bool:
     """The attempt failed for a reason that would repeat: FAILED, credits refunded."""
     with ctx.db.write() as session:
         task = _current(session, task_id, attempt)
         if task is None:
             return False
+        _note_input_warnings(task, input_warnings)
         _finish(ctx, session, task, states.FAILED, error_body(message, reason))
         return True
 

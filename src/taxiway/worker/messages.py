@@ -50,6 +50,7 @@ class JobDone:
     error: str | None = None
     reason: str | None = None
     cancelled: bool = False
+    input_warnings: tuple[str, ...] = ()  # what was wrong with the input and how it was handled
 
     @property
     def succeeded(self) -> bool:

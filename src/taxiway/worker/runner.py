@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from taxiway.assets.storage import StoredMedia, store_media
 from taxiway.blobs.base import BlobNotFound, BlobStore
@@ -20,6 +21,7 @@ from taxiway.core.settings import Settings
 from taxiway.engines.base import Engine, EngineError, EngineJob, StopRequested
 from taxiway.engines.catalog import UnknownModel, choose
 from taxiway.engines.registry import build_engine
+from taxiway.media.input_warnings import InputWarnings
 from taxiway.media.probe import MediaError, MediaInfo, probe_file
 from taxiway.scheduler.claims import ClaimedTask
 from taxiway.worker.messages import JobDone
@@ -85,29 +87,28 @@ class JobRunner:
         jobs_dir = self.settings.scratch_dir / "jobs"
         jobs_dir.mkdir(parents=True, exist_ok=True)
         work_dir = Path(tempfile.mkdtemp(prefix=f"{job.task_id}-{job.attempt}-", dir=jobs_dir))
+        progress = _ThrottledProgress(report, stop_requested)
+        warnings = InputWarnings(on_change=progress.note)
+
+        def done(**outcome: Any) -> JobDone:
+            return JobDone(job.task_id, job.attempt, input_warnings=tuple(warnings.messages), **outcome)
+
         try:
-            artifact = self._run(job, work_dir, report, stop_requested)
-            return JobDone(job.task_id, job.attempt, artifact=artifact)
+            return done(artifact=self._run(job, work_dir, progress, warnings))
         except StopRequested:
-            return JobDone(job.task_id, job.attempt, cancelled=True)
+            return done(cancelled=True)
         except EngineError as exc:
-            return JobDone(job.task_id, job.attempt, error=str(exc), reason=exc.reason)
+            return done(error=str(exc), reason=exc.reason)
         except MediaError as exc:
-            return JobDone(
-                job.task_id, job.attempt, error=f"The input could not be used: {exc}", reason="INVALID_INPUT"
-            )
+            return done(error=f"The input could not be used: {exc}", reason="INVALID_INPUT")
         except BlobNotFound as exc:
-            return JobDone(
-                job.task_id,
-                job.attempt,
+            return done(
                 error=f"An input file is missing from storage ({exc}); was the asset deleted?",
                 reason="INPUT_MISSING",
             )
         except Exception as exc:
             log.exception("task %s attempt %s failed inside the engine", job.task_id, job.attempt)
-            return JobDone(
-                job.task_id,
-                job.attempt,
+            return done(
                 error=f"Internal error while running {job.operation}: {type(exc).__name__}: {exc}",
                 reason="INTERNAL_ERROR",
             )
@@ -115,10 +116,9 @@ class JobRunner:
             shutil.rmtree(work_dir, ignore_errors=True)
 
     def _run(
-        self, job: ClaimedTask, work_dir: Path, report: ReportProgress, stop_requested: Callable[[], bool]
+        self, job: ClaimedTask, work_dir: Path, progress: _ThrottledProgress, warnings: InputWarnings
     ) -> StoredMedia:
         engine = self._engine(job.operation, job.params.get("model"))
-        progress = _ThrottledProgress(report, stop_requested)
         with ExitStack() as stack:
             paths = {
                 role: stack.enter_context(self.blobs.local_path(ref.blob_key))
@@ -141,6 +141,7 @@ class JobRunner:
                     image=paths.get("image"),
                     image_info=infos.get("image"),
                     output_dir=output_dir,
+                    warnings=warnings,
                 ),
                 progress,
             )
@@ -169,6 +170,7 @@ class _ThrottledProgress:
         self._report = report
         self._stop_requested = stop_requested
         self._last_sent = 0.0
+        self._ratio = 0.0
 
     def check_stop(self) -> None:
         if self._stop_requested():
@@ -180,5 +182,10 @@ class _ThrottledProgress:
         if now - self._last_sent < PROGRESS_INTERVAL_SECONDS and text is None:
             return
         self._last_sent = now
-        ratio = min(max(done / total, 0.0), 1.0) if total > 0 else 0.0
-        self._report(ratio * ENGINE_SHARE, text)
+        self._ratio = (min(max(done / total, 0.0), 1.0) if total > 0 else 0.0) * ENGINE_SHARE
+        self._report(self._ratio, text)
+
+    def note(self, text: str) -> None:
+        """Show ``text`` (an input warning) as the progress text now, at the progress reached."""
+        self._last_sent = time.monotonic()
+        self._report(self._ratio, text)

@@ -98,6 +98,7 @@ class ClassicExpand:
             preset=self.preset,
             threads=self.encoder_threads,
             until=seconds,
+            warnings=job.warnings,
         ) as (decoder, writer):
             done = transcode_frames(decoder, lambda frame: compositor(scaler(frame)), writer, on_progress)
             progress(done, max(total, done + 1), "finishing")

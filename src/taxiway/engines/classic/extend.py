@@ -126,6 +126,7 @@ class ClassicExtend:
             preset=self.preset,
             threads=self.encoder_threads,
             pad_audio=True,
+            warnings=job.warnings,
         ) as (decoder, writer):
             done = transcode_frames(decoder, keep, writer, lambda n: progress(n, max(estimate, n + 1)))
             writer.end_audio_source()  # The source's sound ends with its pictures; silence follows.

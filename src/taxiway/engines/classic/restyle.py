@@ -176,6 +176,7 @@ class ClassicRestyle:
             preset=self.preset,
             threads=self.encoder_threads,
             until=settings.seconds,
+            warnings=job.warnings,
         ) as (decoder, writer):
             done = transcode_frames(decoder, _Restyler(settings, self.filter_threads), writer, on_progress)
             progress(done, max(total, done + 1), "finishing")

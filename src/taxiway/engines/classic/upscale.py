@@ -93,6 +93,7 @@ class ClassicUpscale:
             crf=self.crf,
             preset=self.preset,
             threads=self.encoder_threads,
+            warnings=job.warnings,
         ) as (decoder, writer):
             done = transcode_frames(decoder, scaler, writer, on_progress)
             progress(done, max(total, done + 1), "finishing")

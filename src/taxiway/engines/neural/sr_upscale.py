@@ -325,6 +325,7 @@ class SpandrelUpscale:
             crf=self.crf,
             preset=self.preset,
             threads=self.encoder_threads,
+            warnings=job.warnings,
         ) as (decoder, writer):
             size = (width, height) if self.resize_on_device else None
             done = self._pipeline(decoder, writer, Scaler(width, height), progress, total, size)

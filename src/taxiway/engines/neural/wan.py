@@ -144,7 +144,7 @@ class WanEngine:
         seconds = _seconds(job.params.get("output_seconds"), info.duration)
         count = frame_count(seconds, fps)
         video = np.full((count, height, width, 3), GRAY, np.uint8)
-        for j, picture in enumerate(_sampled(job.video, CropScaleRGB(pw, ph), fps, count, seconds)):
+        for j, picture in enumerate(_sampled(job, CropScaleRGB(pw, ph), fps, count, seconds)):
             video[j, y : y + ph, x : x + pw] = picture
         new_area = np.ones((height, width), bool)
         new_area[y : y + ph, x : x + pw] = False
@@ -176,7 +176,7 @@ class WanEngine:
         height = nearest_multiple(job.params.get("height") or 480)
         seconds = _seconds(job.params.get("output_seconds"), info.duration)
         count = frame_count(seconds, fps)
-        video = np.stack(list(_sampled(job.video, CropScaleRGB(width, height), fps, count, seconds)))
+        video = np.stack(list(_sampled(job, CropScaleRGB(width, height), fps, count, seconds)))
         structure = float(job.params.get("structure_transformation", 3))
         text = f"redrawing {info.width}×{info.height} as {width}×{height} with {self.name}"
         if self.config.engine == "wan":
@@ -333,6 +333,7 @@ class WanEngine:
             crf=self.crf,
             preset=self.preset,
             threads=self.encoder_threads,
+            warnings=job.warnings,
             **options,
         )
 
@@ -372,9 +373,12 @@ def _padded(frames: np.ndarray, length: int) -> np.ndarray:
     return np.concatenate([frames, np.repeat(frames[-1:], length - len(frames), axis=0)])
 
 
-def _sampled(path: Path, convert: CropScaleRGB, fps: int, count: int, seconds: float) -> Iterator[np.ndarray]:
+def _sampled(
+    job: EngineJob, convert: CropScaleRGB, fps: int, count: int, seconds: float
+) -> Iterator[np.ndarray]:
     """The source's pictures at ``fps`` (``count`` of them), converted by ``convert``."""
-    with undecodable_input_errors(), VideoDecoder(path, until=seconds) as decoder:
+    assert job.video is not None
+    with undecodable_input_errors(), VideoDecoder(job.video, until=seconds, warnings=job.warnings) as decoder:
         last: VideoFrame | None = None
         picture: np.ndarray | None = None
         timed = ((_time(frame), frame) for frame in decoder.frames())

@@ -197,7 +197,9 @@ class WorkerSlot:
         if job is None:
             return
         if message.artifact is not None:
-            if not lifecycle.complete(self.ctx, job.task_id, job.attempt, message.artifact):
+            if not lifecycle.complete(
+                self.ctx, job.task_id, job.attempt, message.artifact, message.input_warnings
+            ):
                 # A stale attempt: its files must not linger, and the newer attempt owns the task.
                 self.ctx.blobs.delete_prefix(job.output_prefix)
         elif message.cancelled:
@@ -210,6 +212,7 @@ class WorkerSlot:
                 job.attempt,
                 message.error or "Unknown error",
                 message.reason or "ERROR",
+                message.input_warnings,
             )
         with self._lock:
             self._job = None

@@ -262,7 +262,7 @@ class RaySlot:
         if job is None or (done.task_id, done.attempt) != (job.task_id, job.attempt):
             return
         if done.artifact is not None:
-            if lifecycle.complete(self.ctx, job.task_id, job.attempt, done.artifact):
+            if lifecycle.complete(self.ctx, job.task_id, job.attempt, done.artifact, done.input_warnings):
                 self._sweep_earlier_attempts(job)
             else:
                 # A stale attempt: its files must not linger, and the newer attempt owns the task.
@@ -272,7 +272,12 @@ class RaySlot:
                 lifecycle.release(self.ctx, job.task_id, job.attempt)
         else:
             lifecycle.fail(
-                self.ctx, job.task_id, job.attempt, done.error or "Unknown error", done.reason or "ERROR"
+                self.ctx,
+                job.task_id,
+                job.attempt,
+                done.error or "Unknown error",
+                done.reason or "ERROR",
+                done.input_warnings,
             )
         self._forget_job()
 
