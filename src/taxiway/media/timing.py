@@ -188,8 +188,9 @@ def classify_rate(times: Iterable[Fraction], stated: list[Fraction]) -> tuple[Fr
 
     Constant at a rate R when at least 95 % of the steps between sorted, distinct times are
     within 0.2 frame of a whole number of frames at R, and the whole span agrees with R to within
-    half a frame (so 30 fps is not taken for 29.97). R is tried from the stream's own stated
-    rates, the common rates, and the span's own average. Otherwise variable, at the average rate.
+    half a frame. R is tried from the stream's own stated rates and the common rates, the one
+    closest over the span winning (so 30 fps is not taken for 29.97), and only then from the
+    span's own average. Otherwise variable, at the average rate.
     """
     ordered = sorted(set(times))
     steps = [b - a for a, b in itertools.pairwise(ordered)]
@@ -200,14 +201,20 @@ def classify_rate(times: Iterable[Fraction], stated: list[Fraction]) -> tuple[Fr
     span = ordered[-1] - ordered[0]
     slots = sum(max(1, round(step / typical)) for step in steps)
     average = Fraction(slots) / span
-    for rate in _unique([*stated, *_COMMON_RATES, average.limit_denominator(1001)]):
-        if abs(rate * typical - 1) <= Fraction(1, 20) and _fits(steps, span, rate):
-            return rate, True
+    for candidates in (_unique([*stated, *_COMMON_RATES]), _unique([average.limit_denominator(1001)])):
+        fitting = [
+            (drift, k, rate)
+            for k, rate in enumerate(candidates)
+            if abs(rate * typical - 1) <= Fraction(1, 20) and (drift := _drift(steps, span, rate)) is not None
+        ]
+        if fitting:
+            return min(fitting)[2], True  # the rate that keeps closest to the timestamps over the span
     observed = Fraction(len(ordered) - 1) / span
     return (observed if _MIN_RATE <= observed <= _MAX_RATE else fallback), False
 
 
-def _fits(steps: list[Fraction], span: Fraction, rate: Fraction) -> bool:
+def _drift(steps: list[Fraction], span: Fraction, rate: Fraction) -> Fraction | None:
+    """How far (seconds) whole frames at ``rate`` end from the span, if the steps fit ``rate``."""
     fitting = 0
     slots = 0
     for step in steps:
@@ -217,7 +224,7 @@ def _fits(steps: list[Fraction], span: Fraction, rate: Fraction) -> bool:
             fitting += 1
         slots += max(1, whole)
     drift = abs(Fraction(slots) / rate - span)
-    return fitting >= _FIT_SHARE * len(steps) and drift <= 1 / (2 * rate)
+    return drift if fitting >= _FIT_SHARE * len(steps) and drift <= 1 / (2 * rate) else None
 
 
 def _unique(rates: list[Fraction]) -> list[Fraction]:
