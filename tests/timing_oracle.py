@@ -15,8 +15,10 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
+import httpx
 
 from mediafiles import ffmpeg_exe
 
@@ -114,3 +116,12 @@ def timing_problems(
     elif out.audio_duration is not None:
         problems.append("audio where the source has none")
     return problems
+
+
+def artifact_problems(task: dict[str, Any], out: Path, reading: Reading, **expect: Any) -> list[str]:
+    """:func:`timing_problems` of a finished task's artifact (downloaded to ``out``), or why it
+    has none. ``expect``: the keyword arguments of timing_problems."""
+    if task["status"] != "SUCCEEDED":
+        return [f"{task['status']}: {task['error']}"]
+    out.write_bytes(httpx.get(task["artifacts"][0]["url"]).content)
+    return timing_problems(output_timing(out), reading, **expect)

@@ -7,13 +7,13 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from footage import HARD_CASES, build_case
-from timing_oracle import ffmpeg_reading
 
+from footage import HARD_CASES, build_case
 from taxiway.media.audio import copy_keeps_sync
 from taxiway.media.decode import VideoDecoder
 from taxiway.media.input_warnings import InputWarnings
 from taxiway.media.timing import AudioSpan, BestEffortClock, FrameTimeline, StreamTiming, classify_rate
+from timing_oracle import ffmpeg_reading
 
 F = Fraction
 
@@ -94,12 +94,17 @@ def test_variable_rate_keeps_source_timestamps() -> None:
 
 
 def test_audio_is_copied_only_when_it_spans_the_video() -> None:
+    def timing(audio: AudioSpan | None, *, jumps: bool = False) -> StreamTiming:
+        return StreamTiming(F(25), True, F(1, 25), F(0), F(2), audio, discontinuous=jumps)
+
     video = (F(0), F(2))
-    assert copy_keeps_sync(AudioSpan(F(-21, 1000), F(2), contiguous=True), video)
-    assert not copy_keeps_sync(AudioSpan(F(1, 2), F(2), contiguous=True), video)  # starts late
-    assert not copy_keeps_sync(AudioSpan(F(0), F(19, 10), contiguous=True), video)  # ends early
-    assert not copy_keeps_sync(AudioSpan(F(0), F(2), contiguous=False), video)  # has a hole
-    assert not copy_keeps_sync(None, video)
+    spanning = AudioSpan(F(-21, 1000), F(2), contiguous=True)
+    assert copy_keeps_sync(timing(spanning), video)
+    assert not copy_keeps_sync(timing(spanning, jumps=True), video)  # the video closes up a jump
+    assert not copy_keeps_sync(timing(AudioSpan(F(1, 2), F(2), contiguous=True)), video)  # starts late
+    assert not copy_keeps_sync(timing(AudioSpan(F(0), F(19, 10), contiguous=True)), video)  # ends early
+    assert not copy_keeps_sync(timing(AudioSpan(F(0), F(2), contiguous=False)), video)  # has a hole
+    assert not copy_keeps_sync(timing(None), video)
 
 
 def test_input_warnings_keep_one_entry_per_kind_in_order() -> None:

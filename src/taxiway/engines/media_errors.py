@@ -67,7 +67,7 @@ def reencoding(
             threads=threads,
             pad_audio=pad_audio,
             constant_rate=decoder.constant_rate,
-            source_audio=decoder.timing.audio,
+            source_timing=decoder.timing,
             source_span=decoder.source_span,
         ) as writer,
     ):

@@ -38,7 +38,7 @@ from av.packet import Packet
 
 from taxiway.media.containers import close_input, open_input, pick_audio_stream
 from taxiway.media.decode import DecodeError
-from taxiway.media.timing import AUDIO_END_SLACK, AUDIO_START_SLACK, MAX_HELD_GAP_S, AudioSpan
+from taxiway.media.timing import AUDIO_END_SLACK, AUDIO_START_SLACK, MAX_HELD_GAP_S, StreamTiming
 
 # Codecs that MP4 holds and every player plays: copied instead of re-encoded.
 COPY_CODECS = frozenset({"aac", "mp3"})
@@ -57,10 +57,12 @@ _SILENCE_CHUNK = 1024
 _PLACEMENT_SLACK = Fraction(2, 1000)
 
 
-def copy_keeps_sync(audio: AudioSpan | None, video: tuple[Fraction, Fraction] | None) -> bool:
+def copy_keeps_sync(timing: StreamTiming | None, video: tuple[Fraction, Fraction] | None) -> bool:
     """Whether the audio's packets, copied as they are, span the video from ``video[0]`` to
-    ``video[1]`` (source times): starting by the first frame, lasting to the end, with no hole."""
-    if audio is None or video is None or not audio.contiguous:
+    ``video[1]`` (source times): starting by the first frame, lasting to the end, with no hole,
+    and the video's own time line has no discontinuity to close up (copied audio could not)."""
+    audio = timing.audio if timing is not None else None
+    if timing is None or audio is None or video is None or not audio.contiguous or timing.discontinuous:
         return False
     start, end = video
     return audio.start <= start + AUDIO_START_SLACK and audio.end >= end - AUDIO_END_SLACK
@@ -69,8 +71,9 @@ def copy_keeps_sync(audio: AudioSpan | None, video: tuple[Fraction, Fraction] | 
 class AudioCarrier:
     """Adds an audio stream to ``output`` and fills it from the audio of ``source``.
 
-    ``span`` (where the source's audio packets lie) and ``video`` (the source times of the first
-    frame and of the end of the video to be written) decide whether the audio can be copied.
+    ``timing`` (what the scan of the source found, its audio's span included) and ``video`` (the
+    source times of the first frame and of the end of the video to be written) decide whether the
+    audio can be copied (:func:`copy_keeps_sync`).
     """
 
     def __init__(
@@ -79,7 +82,7 @@ class AudioCarrier:
         output: OutputContainer,
         *,
         pad: bool = False,
-        span: AudioSpan | None = None,
+        timing: StreamTiming | None = None,
         video: tuple[Fraction, Fraction] | None = None,
     ) -> None:
         self._input = open_input(source)
@@ -90,7 +93,7 @@ class AudioCarrier:
         self._in_stream = stream
         self._output = output
         codec = stream.codec_context.codec.canonical_name if stream.codec_context else ""
-        copy = codec in COPY_CODECS and not pad and copy_keeps_sync(span, video)
+        copy = codec in COPY_CODECS and not pad and copy_keeps_sync(timing, video)
         self._out_stream = self._copy_stream(output, stream) if copy else None
         self.copying = self._out_stream is not None
         # A transcoded track is always padded to the video: silence where the source has no sound.

@@ -21,7 +21,7 @@ import av
 from av.video.frame import PictureType, VideoFrame
 
 from taxiway.media.audio import AudioCarrier
-from taxiway.media.timing import AudioSpan
+from taxiway.media.timing import StreamTiming
 
 DEFAULT_CRF = 18
 DEFAULT_PRESET = "veryfast"
@@ -52,8 +52,8 @@ class H264Writer:
     constant rate.
     ``audio_source``: a file whose audio is carried into the output (see AudioCarrier); call
     :meth:`set_source_start` with the source time of the first frame before the first write.
-    ``source_audio`` and ``source_span`` (where the source's audio lies, and the source times the
-    video written starts and ends at) let AudioCarrier copy the audio when that keeps it in sync.
+    ``source_timing`` and ``source_span`` (the scan of the source, and the source times the video
+    written starts and ends at) let AudioCarrier copy the audio when that keeps it in sync.
     ``threads``: libx264 threads, 0 = x264's default (1.5 × CPUs, frame-parallel).
     ``pad_audio``: silence follows the source's audio up to the video's end (see AudioCarrier),
     for outputs longer than their source; :meth:`end_audio_source` marks where the source ends.
@@ -75,7 +75,7 @@ class H264Writer:
         threads: int = 0,
         pad_audio: bool = False,
         constant_rate: bool = False,
-        source_audio: AudioSpan | None = None,
+        source_timing: StreamTiming | None = None,
         source_span: tuple[Fraction, Fraction] | None = None,
     ) -> None:
         if width % 2 or height % 2:
@@ -98,7 +98,7 @@ class H264Writer:
             self._video = self._add_video(width, height, time_base, frame_rate, crf, preset, threads)
             if audio_source is not None:
                 self._audio = AudioCarrier(
-                    audio_source, self._output, pad=pad_audio, span=source_audio, video=source_span
+                    audio_source, self._output, pad=pad_audio, timing=source_timing, video=source_span
                 )
         except BaseException:
             self.abort()
