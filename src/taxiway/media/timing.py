@@ -209,7 +209,8 @@ def classify_rate(times: Iterable[Fraction], stated: list[Fraction]) -> tuple[Fr
         ]
         if fitting:
             return min(fitting)[2], True  # the rate that keeps closest to the timestamps over the span
-    observed = Fraction(len(ordered) - 1) / span
+    # Its nominal rate (the encoder's, and extend's new frames'): a plain fraction, not ticks/ticks.
+    observed = (Fraction(len(ordered) - 1) / span).limit_denominator(1001)
     return (observed if _MIN_RATE <= observed <= _MAX_RATE else fallback), False
 
 
