@@ -164,21 +164,32 @@ class WorkerSlot:
         return False
 
     def _pump_messages(self) -> None:
+        """Handle everything the child has sent: its result, else only its latest progress.
+
+        Progress is coalesced because each report is a database write: on a CPU saturated by the
+        engine those can fall behind the child's few per second, and a result queued behind a
+        backlog would wait (a cancelled job would even outlive its grace and be killed).
+        """
         conn = self._conn
         if conn is None:
             return
+        latest: JobProgress | None = None
         try:
-            if not conn.poll(POLL_SECONDS):
-                return
-            message = conn.recv()
+            ready = conn.poll(POLL_SECONDS)
+            while ready:
+                message = conn.recv()
+                if isinstance(message, JobDone):
+                    self._on_done(message)
+                    return
+                if isinstance(message, JobProgress):
+                    latest = message
+                ready = conn.poll(0)
         except (EOFError, OSError):
             assert self._process is not None
             self._process.join(5)
             return
-        if isinstance(message, JobProgress):
-            self._on_progress(message)
-        elif isinstance(message, JobDone):
-            self._on_done(message)
+        if latest is not None:
+            self._on_progress(latest)
 
     def _current(self, task_id: str, attempt: int) -> ClaimedTask | None:
         job = self._job
