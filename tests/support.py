@@ -126,7 +126,7 @@ class Api:
         deadline = time.monotonic() + timeout
         while True:
             task = self.task(task_id)
-            if task["status"] == "RUNNING" and (task["progressRatio"] or 0) > 0:
+            if task["status"] == "RUNNING" and float(task["progressRatio"] or 0) > 0:
                 return
             assert task["status"] in ("PENDING", "THROTTLED", "RUNNING"), task
             assert time.monotonic() < deadline, task

@@ -89,6 +89,8 @@ def test_insufficient_credits_412(queued: Server, clip: Path) -> None:
 def test_explore_mode_needs_the_unlimited_plan(queued: Server, clip: Path) -> None:
     api = queued.new_user()
     api.create_account("explorer@example.com")
+    assert api.http.get("/accounts/explorer@example.com").json()["plan"] == "unlimited"  # the default
+    set_plan(queued.ctx.db, "explorer@example.com", "standard")
     asset = _asset(api, clip)
     refused = api.create("gen3alpha/upscale", {"assetId": asset, "exploreMode": True})
     assert refused.status_code == 412
@@ -105,24 +107,56 @@ def test_explore_mode_needs_the_unlimited_plan(queued: Server, clip: Path) -> No
     assert api.create("gen3alpha/upscale", {"assetId": asset}).status_code == 412
 
 
-def test_busy_account_overflows_to_one_with_capacity(queued: Server, clip: Path) -> None:
+def test_the_account_that_owns_the_asset_runs_and_pays_with_no_spill(queued: Server, clip: Path) -> None:
     api = queued.new_user()
-    api.create_account("first@example.com", max_jobs=1)
-    api.create_account("second@example.com", max_jobs=1)
-    asset = _asset(api, clip, email="first@example.com")
-    one = api.create("gen3alpha/upscale", {"assetId": asset}).json()
-    two = api.create("gen3alpha/upscale", {"assetId": asset}).json()
-    assert one["taskId"].split("-task:")[0].endswith("first@example.com")
-    assert two["taskId"].split("-task:")[0].endswith("second@example.com")
-    busy = api.create("gen3alpha/upscale", {"assetId": asset})
+    api.create_account("owner@example.com", max_jobs=1)
+    api.create_account("other@example.com", max_jobs=1)
+    owned = _asset(api, clip, email="owner@example.com")
+    others = _asset(api, clip, email="other@example.com")
+    one = api.create("gen3alpha/upscale", {"assetId": owned}).json()
+    assert one["taskId"].split("-task:")[0].endswith("owner@example.com")
+
+    # The owner is busy: 429 with its running task and the contract's advice to wait, though
+    # another account has room.
+    busy = api.create("videos/upscale", {"videoAssetId": owned})
     assert busy.status_code == 429
-    assert busy.json()["error"] == "Account first@example.com is busy executing 1 tasks"
-    # Naming the account pins the task to it.
-    pinned = api.create("gen3alpha/upscale", {"assetId": asset, "email": "second@example.com"})
-    assert pinned.status_code == 429
-    assert pinned.json()["error"] == "Account second@example.com is busy executing 1 tasks"
-    missing = api.create("gen3alpha/upscale", {"assetId": asset, "email": "none@example.com"})
+    assert busy.headers["Retry-After"] == "10"
+    assert busy.json()["error"] == "Account owner@example.com is busy executing 1 tasks"
+    assert [t["taskId"] for t in busy.json()["runningTasks"]["owner@example.com"]] == [one["taskId"]]
+
+    # The owner is short of credits: 412 about the owner, though another account has plenty.
+    api.http.delete(f"/tasks/{one['taskId']}")
+    grant_credits(queued.ctx.db, "owner@example.com", -999)
+    poor = api.create("videos/upscale", {"videoAssetId": owned})
+    assert poor.status_code == 412
+    assert (poor.json()["email"], poor.json()["creditsAvailable"]) == ("owner@example.com", 1)
+
+    # The other account busy with its own asset answers 429 about itself, never 412 about another.
+    assert api.create("gen3alpha/upscale", {"assetId": others}).status_code == 200
+    mine = api.create("gen3alpha/upscale", {"assetId": others})
+    assert mine.status_code == 429
+    assert mine.json()["error"] == "Account other@example.com is busy executing 1 tasks"
+
+    # An explicit email (additive) picks the account that runs and pays.
+    api.create_account("third@example.com", max_jobs=1)
+    pinned = api.create("gen3alpha/upscale", {"assetId": owned, "email": "third@example.com"})
+    assert pinned.status_code == 200
+    assert pinned.json()["taskId"].split("-task:")[0].endswith("third@example.com")
+    missing = api.create("gen3alpha/upscale", {"assetId": owned, "email": "none@example.com"})
     assert missing.status_code == 404
+
+
+def test_an_asset_of_a_deleted_account_needs_an_email(queued: Server, clip: Path) -> None:
+    api = queued.new_user()
+    api.create_account("gone@example.com")
+    api.create_account("kept@example.com")
+    asset = _asset(api, clip, email="gone@example.com")
+    assert api.http.delete("/accounts/gone@example.com").status_code in (200, 204)
+    response = api.create("gen3alpha/upscale", {"assetId": asset})
+    assert response.status_code == 400
+    assert "belongs to account gone@example.com, which has been deleted" in response.json()["error"]
+    kept = api.create("gen3alpha/upscale", {"assetId": asset, "email": "kept@example.com"})
+    assert kept.status_code == 200
 
 
 def test_no_accounts_configured(queued: Server) -> None:

@@ -82,7 +82,8 @@ def test_missing_malformed_and_unknown_assets(user: Api, path: str) -> None:
 
     unknown = "user:abc123-runwayml:v@example.com-asset:11111111-2222-3333-4444-555555555555"
     status, error = error_of(user, path, body_for(path, unknown))
-    assert (status, error) == (404, f"Unable to retrieve {field} {unknown} (Not found.)")
+    word = "assetId" if path == "videos/upscale" else field  # videos/upscale's page words it so
+    assert (status, error) == (404, f"Unable to retrieve {word} {unknown} (Not found.)")
 
 
 @pytest.mark.parametrize("path", VIDEO_FIELD)

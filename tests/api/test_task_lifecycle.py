@@ -18,6 +18,8 @@ def test_upscale_runs_end_to_end(server: Server, api: Api, clip: Path, tmp_path:
     assert created.status_code == 200, created.text
     task = created.json()
     assert task["status"] == "PENDING"
+    # As videos/upscale's page shows them: progressRatio a string, the time to start a number.
+    assert (task["progressRatio"], task["estimatedTimeToStartSeconds"]) == ("0", 0)
     assert task["taskType"] == "harrods"
     assert task["options"]["engine"] == "classic-upscale"
     assert task["replyRef"] == "my-ref"
@@ -28,15 +30,15 @@ def test_upscale_runs_end_to_end(server: Server, api: Api, clip: Path, tmp_path:
     seen_ratios = []
     deadline = time.monotonic() + 120
     while (current := api.task(task["taskId"]))["status"] not in ("SUCCEEDED", "FAILED"):
-        if current["progressRatio"] is not None:
-            seen_ratios.append(current["progressRatio"])
+        seen_ratios.append(float(current["progressRatio"]))
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert current["status"] == "SUCCEEDED", current["error"]
-    assert current["progressRatio"] == 1
+    assert (current["progressRatio"], current["estimatedTimeToStartSeconds"]) == ("1", 0)
     assert seen_ratios == sorted(seen_ratios)
 
     [artifact] = current["artifacts"]
+    assert artifact["filename"] == "holiday 4K.mp4"  # the page's "<source name> 4K.mp4"
     assert artifact["metadata"]["dimensions"] == [4096, 3072]
     assert artifact["metadata"]["size"] == {"width": 4096, "height": 3072}
     assert abs(artifact["metadata"]["duration"] - 2.0) <= 1 / 24 + 1e-3
@@ -82,7 +84,7 @@ def test_cancel_a_running_task_stops_it_and_refunds(server: Server, api: Api, me
     assert api.http.get("/features").json()["used"]["numPlanCredits"] == 24
     running = api.wait(task["taskId"], statuses=("RUNNING",))
     assert running["status"] == "RUNNING"
-    while api.task(task["taskId"])["progressRatio"] in (None, 0):
+    while api.task(task["taskId"])["progressRatio"] == "0":
         time.sleep(0.05)
     started = time.monotonic()
     response = api.http.delete(f"/tasks/{task['taskId']}")

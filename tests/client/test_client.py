@@ -83,7 +83,7 @@ def test_async_client_runs_every_other_operation(user: Api, clip: Path, image: P
     assert restyled.options["look"] == "noir" and restyled.engine == "classic-restyle"
     assert (restyled.artifacts[0].media.width, restyled.artifacts[0].media.height) == (1280, 768)
     width, height, _ = _video_size(tmp_path / "expanded.mp4")
-    assert width / height == pytest.approx(9 / 16, abs=0.01)
+    assert width / height == pytest.approx(3 / 5, abs=0.01)  # portrait is 3:5, as the contract shows
     assert extended.artifacts[0].media.duration == pytest.approx(7.0, abs=0.1)
     assert turbo.artifacts[0].media.duration == pytest.approx(10.0, abs=0.1)
 

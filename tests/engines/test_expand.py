@@ -34,7 +34,7 @@ def run_engine(
     video: Path,
     out_dir: Path,
     *,
-    aspect: str = "landscape",
+    aspect: str = "16:9",
     seconds: float | None = None,
     image: Path | None = None,
     engine: ClassicExpand | None = None,
@@ -153,24 +153,31 @@ def clip43(media: Path) -> Path:
 # source fills rounded up, the other to nearest), long side capped at 1920 with the picture scaled
 # along, a source within 1 % of the ratio unchanged.
 LAYOUTS = [
-    (320, 240, "landscape", (426, 240), (320, 240)),  # 240 × 16/9 = 426.7
-    (320, 240, "portrait", (320, 568), (320, 240)),  # 320 × 16/9 = 568.9
-    (240, 240, "landscape", (426, 240), (240, 240)),
-    (240, 240, "portrait", (240, 426), (240, 240)),
-    (320, 180, "landscape", (320, 180), (320, 180)),  # already 16:9
-    (320, 180, "portrait", (320, 568), (320, 180)),
-    (180, 320, "landscape", (568, 320), (180, 320)),
-    (180, 320, "portrait", (180, 320), (180, 320)),  # already 9:16
-    (322, 180, "landscape", (322, 180), (322, 180)),  # 1.7889 is within 1 % of 16:9
-    (322, 180, "portrait", (322, 572), (322, 180)),  # 322 × 16/9 = 572.4
-    (180, 322, "landscape", (572, 322), (180, 322)),
-    (180, 322, "portrait", (180, 322), (180, 322)),
-    (321, 241, "landscape", (428, 242), (322, 242)),  # odd: 241 → 242 rounded up, 242 × 16/9 = 428.4
-    (1280, 720, "portrait", (1080, 1920), (1080, 608)),  # 2275.6 tall capped: × 0.84375
-    (1080, 1920, "landscape", (1920, 1080), (608, 1080)),
-    (1920, 1080, "landscape", (1920, 1080), (1920, 1080)),
-    (3840, 2160, "landscape", (1920, 1080), (1920, 1080)),  # same ratio, scaled down to 1920
-    (1440, 1080, "landscape", (1920, 1080), (1440, 1080)),  # 1080 × 16/9 = 1920 exactly
+    (320, 240, "16:9", (426, 240), (320, 240)),  # 240 × 16/9 = 426.7
+    (320, 240, "9:16", (320, 568), (320, 240)),  # 320 × 16/9 = 568.9
+    (240, 240, "16:9", (426, 240), (240, 240)),
+    (240, 240, "9:16", (240, 426), (240, 240)),
+    (320, 180, "16:9", (320, 180), (320, 180)),  # already 16:9
+    (320, 180, "9:16", (320, 568), (320, 180)),
+    (180, 320, "16:9", (568, 320), (180, 320)),
+    (180, 320, "9:16", (180, 320), (180, 320)),  # already 9:16
+    (322, 180, "16:9", (322, 180), (322, 180)),  # 1.7889 is within 1 % of 16:9
+    (322, 180, "9:16", (322, 572), (322, 180)),  # 322 × 16/9 = 572.4
+    (180, 322, "16:9", (572, 322), (180, 322)),
+    (180, 322, "9:16", (180, 322), (180, 322)),
+    (321, 241, "16:9", (428, 242), (322, 242)),  # odd: 241 → 242 rounded up, 242 × 16/9 = 428.4
+    (1280, 720, "9:16", (1080, 1920), (1080, 608)),  # 2275.6 tall capped: × 0.84375
+    (1080, 1920, "16:9", (1920, 1080), (608, 1080)),
+    (1920, 1080, "16:9", (1920, 1080), (1920, 1080)),
+    (3840, 2160, "16:9", (1920, 1080), (1920, 1080)),  # same ratio, scaled down to 1920
+    (1440, 1080, "16:9", (1920, 1080), (1440, 1080)),  # 1080 × 16/9 = 1920 exactly
+    # The contract's landscape and portrait: 5:3 and 3:5, the frame video to video renders.
+    (1280, 720, "landscape", (1280, 768), (1280, 720)),  # 1280 × 3/5 = 768
+    (1280, 720, "5:3", (1280, 768), (1280, 720)),
+    (720, 1280, "portrait", (768, 1280), (720, 1280)),
+    (1280, 720, "portrait", (1152, 1920), (1152, 648)),  # 2133.3 tall capped: × 0.9
+    (320, 240, "landscape", (400, 240), (320, 240)),  # 240 × 5/3 = 400
+    (320, 240, "3:5", (320, 534), (320, 240)),  # 320 × 5/3 = 533.3
 ]
 
 
@@ -185,7 +192,7 @@ def test_layout_rule(
     assert layout.x % 2 == 0 and layout.y % 2 == 0
     assert abs(layout.x - (layout.width - layout.picture_width) / 2) <= 1
     assert abs(layout.y - (layout.height - layout.picture_height) / 2) <= 1
-    target = 16 / 9 if aspect == "landscape" else 9 / 16
+    target = {"16:9": 16 / 9, "9:16": 9 / 16, "5:3": 5 / 3, "landscape": 5 / 3}.get(aspect, 3 / 5)
     if layout.has_fill:
         assert abs(layout.width / layout.height / target - 1) < 0.01
     # Feathers only where the picture borders new area.
@@ -197,7 +204,7 @@ def test_layout_rejects_unknown_aspect_and_sizes() -> None:
     with pytest.raises(ValueError):
         expand_layout(320, 240, "square")
     with pytest.raises(ValueError):
-        expand_layout(0, 240, "landscape")
+        expand_layout(0, 240, "16:9")
 
 
 # --- the pixels ---------------------------------------------------------------------------------------
@@ -205,7 +212,7 @@ def test_layout_rejects_unknown_aspect_and_sizes() -> None:
 
 def test_feathered_edge_blends_and_keeps_the_interior() -> None:
     """Compositor alone: a white picture on a black image fill ramps up over the feather only."""
-    layout = expand_layout(320, 180, "portrait")  # picture at y = 194, feather 2 px
+    layout = expand_layout(320, 180, "9:16")  # picture at y = 194, feather 2 px
     black = (np.full((568, 320), 16, np.uint8), np.full((284, 160), 128, np.uint8))
     compositor = Compositor(layout, image=(black[0], black[1], black[1].copy()))
     white = av.VideoFrame.from_ndarray(np.full((180, 320, 3), 255, np.uint8), format="rgb24")
@@ -223,8 +230,8 @@ def test_feathered_edge_blends_and_keeps_the_interior() -> None:
 
 
 def test_picture_region_equals_the_source(clip43: Path, tmp_path: Path) -> None:
-    out = run_engine(clip43, tmp_path, aspect="portrait")
-    layout = expand_layout(320, 240, "portrait")
+    out = run_engine(clip43, tmp_path, aspect="9:16")
+    layout = expand_layout(320, 240, "9:16")
     scores = []
     with av.open(str(clip43)) as source:
         pairs = zip(source.decode(video=0), decoded(out), strict=True)
@@ -243,8 +250,8 @@ def test_fill_is_stable_on_moving_video(media: Path, tmp_path: Path) -> None:
         picture[100:140, i * 8 : i * 8 + 40] = 255
         pictures.append(picture)
     clip = make_clip(media / "sweep.mp4", pictures)
-    out = run_engine(clip, tmp_path, aspect="portrait")
-    mask = fill_mask(expand_layout(320, 240, "portrait"), margin=4)
+    out = run_engine(clip, tmp_path, aspect="9:16")
+    mask = fill_mask(expand_layout(320, 240, "9:16"), margin=4)
     lumas = [y[mask].astype(float) for _, y in decoded(out, "gray")]
     diffs = [float(np.mean(np.abs(b - a))) for a, b in itertools.pairwise(lumas)]
     assert max(diffs) <= 0.5, diffs
@@ -254,7 +261,7 @@ def test_fill_smoothing_beats_a_plain_blur_on_a_flickering_source(media: Path, t
     rng = np.random.default_rng(7)
     colours = [tuple(int(c) for c in rng.integers(0, 256, 3)) for _ in range(24)]
     flicker = make_clip(media / "flicker.mp4", frames_of(colours, 160, 120))
-    mask = fill_mask(expand_layout(160, 120, "landscape"), margin=4)
+    mask = fill_mask(expand_layout(160, 120, "16:9"), margin=4)
 
     def flicker_of(engine: ClassicExpand, name: str) -> float:
         out = run_engine(flicker, tmp_path / name, engine=engine)
@@ -270,8 +277,8 @@ def test_fill_smoothing_beats_a_plain_blur_on_a_flickering_source(media: Path, t
 def test_fill_follows_the_colour_of_the_video(media: Path, tmp_path: Path) -> None:
     colours = [(200, 30, 30)] * FPS + [(30, 30, 200)] * FPS  # red for 1 s, then blue
     clip = make_clip(media / "redblue.mp4", frames_of(colours, 160, 120))
-    out = run_engine(clip, tmp_path, aspect="portrait")
-    mask = fill_mask(expand_layout(160, 120, "portrait"), margin=4)
+    out = run_engine(clip, tmp_path, aspect="9:16")
+    mask = fill_mask(expand_layout(160, 120, "9:16"), margin=4)
     fills = [picture[mask].mean(axis=0) for _, picture in decoded(out)]
     red, blue = fills[FPS - 4], fills[-1]
     assert red[0] > red[2] + 60, red
@@ -293,8 +300,8 @@ def test_image_fill_is_the_cover_cropped_image(clip43: Path, media: Path, tmp_pa
     yy, xx = np.mgrid[0:300, 0:200]
     smooth = np.stack([xx * 255 // 199, yy * 255 // 299, 255 - (xx + yy) * 255 // 498], -1).astype(np.uint8)
     cv2.imwrite(str(media / "guide.png"), cv2.cvtColor(smooth, cv2.COLOR_RGB2BGR))
-    out = run_engine(clip43, tmp_path, aspect="portrait", image=media / "guide.png")
-    layout = expand_layout(320, 240, "portrait")
+    out = run_engine(clip43, tmp_path, aspect="9:16", image=media / "guide.png")
+    layout = expand_layout(320, 240, "9:16")
     expected = _cover_crop(smooth, layout.width, layout.height)
     mask = fill_mask(layout, margin=8)
     frames = [picture for _, picture in decoded(out)]
@@ -307,8 +314,8 @@ def test_image_fill_is_the_cover_cropped_image(clip43: Path, media: Path, tmp_pa
 
 def test_image_fill_honours_exif_orientation(clip43: Path, media: Path, tmp_path: Path) -> None:
     jpeg = make_image(media / "turned.jpg", width=300, height=200, exif_orientation=6)  # upright: 200×300
-    out = run_engine(clip43, tmp_path, aspect="portrait", image=jpeg)
-    layout = expand_layout(320, 240, "portrait")
+    out = run_engine(clip43, tmp_path, aspect="9:16", image=jpeg)
+    layout = expand_layout(320, 240, "9:16")
     mask = fill_mask(layout, margin=8)
     upright = np.rot90(pattern_frame(300, 200, 0), k=-1)  # rotated 90° clockwise
     picture = next(decoded(out))[1]
@@ -323,7 +330,7 @@ def test_image_fill_honours_exif_orientation(clip43: Path, media: Path, tmp_path
 @pytest.mark.parametrize(
     ("width", "height"), [(320, 240), (240, 240), (320, 180), (180, 320), (322, 180), (180, 322)]
 )
-@pytest.mark.parametrize("aspect", ["landscape", "portrait"])
+@pytest.mark.parametrize("aspect", ["16:9", "9:16"])
 def test_output_size_duration_and_audio(
     width: int, height: int, aspect: str, media: Path, tmp_path: Path
 ) -> None:
@@ -339,15 +346,15 @@ def test_output_size_duration_and_audio(
 
 def test_same_ratio_source_is_kept_as_is(media: Path, tmp_path: Path) -> None:
     clip = make_video(media / "wide.mp4", width=320, height=180, seconds=0.5, fps=FPS)
-    out = run_engine(clip, tmp_path, aspect="landscape")
+    out = run_engine(clip, tmp_path, aspect="16:9")
     for (_, a), (_, b) in zip(decoded(clip), decoded(out), strict=True):
         assert a.shape == b.shape and psnr(a, b) >= 35
 
 
 def test_rotated_source_is_expanded_upright(media: Path, tmp_path: Path) -> None:
     clip = make_video(media / "rot.mp4", width=320, height=180, seconds=0.5, fps=FPS, rotation=90)
-    out = run_engine(clip, tmp_path, aspect="landscape")
-    layout = expand_layout(180, 320, "landscape")
+    out = run_engine(clip, tmp_path, aspect="16:9")
+    layout = expand_layout(180, 320, "16:9")
     info = probe_file(out, "video")
     assert (info.width, info.height, info.rotation) == (568, 320, 0)
     stored = next(decoded(clip))[1]  # PyAV does not apply the display rotation itself
@@ -360,7 +367,7 @@ def test_rotated_source_is_expanded_upright(media: Path, tmp_path: Path) -> None
 def test_variable_frame_rate_timestamps_are_kept(media: Path, tmp_path: Path) -> None:
     times = [0.0, 0.04, 0.1, 0.12, 0.3, 0.35, 0.5, 0.52, 0.7, 0.9, 0.95, 1.0]
     clip = make_video(media / "vfr.mp4", width=160, height=120, timestamps=times, fps=FPS)
-    out = run_engine(clip, tmp_path, aspect="portrait")
+    out = run_engine(clip, tmp_path, aspect="9:16")
     got = [t for t, _ in decoded(out)]
     assert got == pytest.approx(times, abs=1e-3)
     info = probe_file(out, "video")
@@ -380,8 +387,8 @@ def test_output_seconds_trims_video_and_audio(clip43: Path, tmp_path: Path) -> N
 
 def test_audio_stays_in_sync_with_the_picture(media: Path, tmp_path: Path) -> None:
     clip = make_flash_clip(media / "flash.mp4")
-    out = run_engine(clip, tmp_path, aspect="portrait", seconds=1.5)
-    layout = expand_layout(160, 90, "portrait")
+    out = run_engine(clip, tmp_path, aspect="9:16", seconds=1.5)
+    layout = expand_layout(160, 90, "9:16")
     flash = next(t for t, y in decoded(out, "gray") if interior(layout, y, 2).mean() > 128)
     start, samples = audio_samples(out)
     beep = start + int(np.argmax(np.abs(samples) > 0.1)) / RATE
@@ -392,7 +399,7 @@ def test_audio_stays_in_sync_with_the_picture(media: Path, tmp_path: Path) -> No
 
 def test_audio_outlasting_the_picture_is_cut_at_its_end(media: Path, tmp_path: Path) -> None:
     clip = make_flash_clip(media / "long-audio.mp4", seconds=1.0, flash_at=0.5, audio_seconds=1.6)
-    out = run_engine(clip, tmp_path, aspect="portrait")
+    out = run_engine(clip, tmp_path, aspect="9:16")
     info = probe_file(out, "video")
     assert abs(info.duration - 1.0) <= 1 / FPS + 1e-3
     _, samples = audio_samples(out)
@@ -400,8 +407,8 @@ def test_audio_outlasting_the_picture_is_cut_at_its_end(media: Path, tmp_path: P
 
 
 def test_same_input_gives_identical_bytes(clip43: Path, tmp_path: Path) -> None:
-    first = run_engine(clip43, tmp_path / "a", aspect="portrait", seconds=1.0).read_bytes()
-    second = run_engine(clip43, tmp_path / "b", aspect="portrait", seconds=1.0).read_bytes()
+    first = run_engine(clip43, tmp_path / "a", aspect="9:16", seconds=1.0).read_bytes()
+    second = run_engine(clip43, tmp_path / "b", aspect="9:16", seconds=1.0).read_bytes()
     assert first == second
 
 
@@ -446,13 +453,15 @@ def test_errors_say_what_is_wrong(clip43: Path, media: Path, tmp_path: Path) -> 
     no_video = _error_of(lambda: ClassicExpand().run(EngineJob("expand", {}, output_dir=tmp_path), nothing))
     assert (str(no_video), no_video.reason) == ("The expand operation needs a video.", "BAD_INPUT")
     bad_aspect = _error_of(lambda: run_engine(clip43, tmp_path, aspect="square"))
-    assert str(bad_aspect) == "outpaint_aspect_ratio must be 'landscape' or 'portrait', not 'square'."
+    assert str(bad_aspect) == (
+        "outpaint_aspect_ratio must be one of landscape, portrait, 5:3, 3:5, 16:9, 9:16, not 'square'."
+    )
     bad_seconds = _error_of(lambda: run_engine(clip43, tmp_path, seconds=-1.0))
     assert str(bad_seconds) == "output_seconds must be a positive number of seconds, not -1.0."
     broken = media / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
     job = EngineJob(
-        "expand", {"outpaint_aspect_ratio": "portrait"}, video=clip43,
+        "expand", {"outpaint_aspect_ratio": "9:16"}, video=clip43,
         video_info=probe_file(clip43, "video"), image=broken, output_dir=tmp_path,
     )  # fmt: skip
     bad_image = _error_of(lambda: ClassicExpand().run(job, nothing))
@@ -493,9 +502,9 @@ def test_http_expand_with_the_video_as_fill(http: Api, media: Path, tmp_path: Pa
     clip = make_video(media / "http.mp4", width=320, height=240, seconds=2.0, fps=FPS)
     asset = http.upload(clip, "video/mp4")
     task, out = _artifact(
-        http, {"videoAssetId": asset["assetId"], "outpaint_aspect_ratio": "portrait", "seed": 5}, tmp_path
+        http, {"videoAssetId": asset["assetId"], "outpaint_aspect_ratio": "9:16", "seed": 5}, tmp_path
     )
-    assert task["options"]["outpaint_aspect_ratio"] == "portrait"
+    assert task["options"]["outpaint_aspect_ratio"] == "9:16"
     assert task["options"]["seconds"] == 2.0  # absent: the video's own length
     info = probe_file(out, "video")
     assert (info.width, info.height) == (320, 568)
@@ -514,7 +523,7 @@ def test_http_expand_with_an_image_and_more_seconds_than_the_video(
         "imageAssetId": image["assetId"],
         "seconds": 5,
         "text_prompt": "a beach",
-        "outpaint_aspect_ratio": "landscape",
+        "outpaint_aspect_ratio": "16:9",
     }
     task, out = _artifact(http, body, tmp_path)
     info = probe_file(out, "video")

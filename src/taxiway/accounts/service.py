@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from taxiway.accounts.storage import GB, gb, used_bytes
 from taxiway.core.db import Database
 from taxiway.core.errors import BadRequest, Conflict, NotFound
 from taxiway.core.fields import FieldSpec, validate_fields
@@ -71,15 +72,24 @@ def account_json(account: Account) -> dict[str, Any]:
     }
 
 
-def features_json(account: Account) -> dict[str, Any]:
-    """The contract's GET /features shape, plus the flat fields tasks carry."""
+def task_features_json(account: Account) -> dict[str, Any]:
+    """The ``features`` object every task carries, as the contract's pages show it."""
+    return {
+        "storageGB": gb(account.storage_quota_bytes),
+        "numPlanCredits_permitted": account.credits_permitted,
+        "numPlanCredits_used": account.credits_used,
+    }
+
+
+def features_json(session: Session, account: Account) -> dict[str, Any]:
+    """GET /features: credits permitted and used, the storage quota and what is used of it."""
     return {
         "email": account.email,
         "plan": account.plan,
         "permitted": {"numPlanCredits": account.credits_permitted},
         "used": {"numPlanCredits": account.credits_used},
-        "numPlanCredits_permitted": account.credits_permitted,
-        "numPlanCredits_used": account.credits_used,
+        **task_features_json(account),
+        "storageUsedGB": gb(used_bytes(session, account.id)),
     }
 
 
@@ -123,6 +133,8 @@ def upsert_account(
                 max_jobs=values["maxJobs"],
                 reply_url=values["replyUrl"],
                 credits_permitted=settings.default_credits,
+                plan=settings.default_plan,
+                storage_quota_bytes=round(settings.default_storage_gb * GB),
             )
             session.add(account)
         else:
@@ -204,6 +216,15 @@ def grant_credits(db: Database, email: str, amount: int, user_name: str | None =
     with db.write() as session:
         account = _account_for_admin(session, email, user_name)
         account.credits_permitted += amount
+        return account
+
+
+def set_storage_quota(db: Database, email: str, gigabytes: float, user_name: str | None = None) -> Account:
+    if gigabytes < 0:
+        raise BadRequest("a storage quota is a number of GB, 0 or more")
+    with db.write() as session:
+        account = _account_for_admin(session, email, user_name)
+        account.storage_quota_bytes = round(gigabytes * GB)
         return account
 
 

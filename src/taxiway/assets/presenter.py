@@ -21,6 +21,11 @@ def _round(value: float | None, digits: int = 3) -> float | int | None:
     return int(rounded) if float(rounded).is_integer() else rounded
 
 
+def group_of(asset: Asset) -> str:
+    """The asset's group: the upload it comes from (every asset from before groups is its own)."""
+    return asset.group_id or asset.id
+
+
 def asset_metadata(asset: Asset) -> dict[str, Any]:
     return {
         "frameRate": _round(asset.frame_rate),
@@ -54,6 +59,7 @@ def asset_json(asset: Asset, links: Links) -> dict[str, Any]:
         "metadata": asset_metadata(asset),
         "taskId": task_ref,
         "email": asset.account.email,
+        "assetGroupId": group_of(asset),
     }
 
 

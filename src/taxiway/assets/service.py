@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from taxiway.accounts.service import get_account, require_accounts
+from taxiway.accounts.storage import check_room, lock_account
 from taxiway.assets.storage import store_media
 from taxiway.core import ids
 from taxiway.core.context import AppContext
@@ -92,6 +93,7 @@ def create_uploaded_asset(
         raise
     try:
         with ctx.db.write() as session:
+            check_room(session, lock_account(session, account_id), stored.size)
             asset = Asset(
                 id=asset_id,
                 user_id=user_id,
@@ -99,6 +101,7 @@ def create_uploaded_asset(
                 name=name,
                 content_type=content_type,
                 is_user_upload=True,
+                group_id=asset_id,  # an upload starts its own group
                 **stored.asset_columns(),
             )
             session.add(asset)
@@ -120,12 +123,15 @@ def parse_asset_ref(value: object, field: str) -> str:
     return row_id
 
 
-def get_owned_asset(session: Session, user_id: str, ref: str, field: str = "assetId") -> Asset:
-    """The caller's asset named by `ref`; another user's asset is exactly as missing as no asset."""
+def get_owned_asset(
+    session: Session, user_id: str, ref: str, field: str = "assetId", missing_word: str | None = None
+) -> Asset:
+    """The caller's asset named by `ref`; another user's asset is exactly as missing as no asset.
+    ``missing_word``: what the 404 calls the field, where the contract words it otherwise."""
     row_id = parse_asset_ref(ref, field)
     asset = session.get(Asset, row_id)
     if asset is None or asset.user_id != user_id or not _ref_matches(asset, ref):
-        raise NotFound(f"Unable to retrieve {field} {ref} (Not found.)")
+        raise NotFound(f"Unable to retrieve {missing_word or field} {ref} (Not found.)")
     return asset
 
 
@@ -144,10 +150,13 @@ def list_assets(
     limit: int,
     media_type: Literal["video", "image"] | None,
     email: str | None,
+    group_id: str | None = None,
 ) -> list[Asset]:
     query = select(Asset).where(Asset.user_id == user_id)
     if media_type:
         query = query.where(Asset.media_type == media_type)
+    if group_id:
+        query = query.where(Asset.group_id == group_id.strip().lower())
     if email:
         query = query.where(Asset.account_id == get_account(session, user_id, email).id)
     query = query.order_by(Asset.created_at.desc(), Asset.id).offset(offset).limit(limit)

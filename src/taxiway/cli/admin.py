@@ -123,6 +123,17 @@ def account_plan(
     err.print(f"{account.email} is on the {account.plan} plan")
 
 
+@account_app.command("storage")
+def account_storage(
+    email: str,
+    gigabytes: Annotated[float, typer.Argument(metavar="GB", help="The quota in GB (10⁹ bytes).")],
+    user: UserOption = None,
+) -> None:
+    """Set how much an account's assets (uploads and artifacts) may store: features.storageGB."""
+    account = _run(lambda ctx: _accounts().set_storage_quota(ctx.db, email, gigabytes, user))
+    err.print(f"{account.email} may store {account.storage_quota_bytes / 10**9:g} GB")
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending schema migrations (serve does this at start too)."""

@@ -25,7 +25,7 @@ from taxiway.cli.remote import (
     reporting_errors,
 )
 from taxiway.client import Client, Policy, Task
-from taxiway.client.requests import AspectRatio, TaskOptions
+from taxiway.client.requests import AspectRatio, ExpandAspect, TaskOptions
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _ASSET_ID = re.compile(rf"^(user:.+-asset:)?{_UUID}$")
@@ -60,7 +60,11 @@ BusyIntervalOption = Annotated[
 SeedOption = Annotated[int | None, typer.Option("--seed", help="Seed for reproducible output.")]
 AspectOption = Annotated[
     AspectRatio | None,
-    typer.Option("--aspect", help="landscape (16:9) or portrait (9:16)."),
+    typer.Option("--aspect", help="landscape (1280×768) or portrait (768×1280)."),
+]
+ExpandAspectOption = Annotated[
+    ExpandAspect | None,
+    typer.Option("--aspect", help="landscape (5:3), portrait (3:5), 5:3, 3:5, 16:9 or 9:16."),
 ]
 
 
@@ -255,7 +259,7 @@ def register(app: typer.Typer) -> None:
         client: Client,
         asset: str,
         options: TaskOptions,
-        aspect: AspectOption = None,
+        aspect: ExpandAspectOption = None,
         image: Annotated[str | None, typer.Option("--image", help="Image assetId for the new area.")] = None,
         prompt: Annotated[str | None, typer.Option("--prompt", help="Optional text prompt.")] = None,
         seconds: Annotated[int | None, typer.Option("--seconds", help="Output length: 5 or 10.")] = None,

@@ -13,7 +13,7 @@ from taxiway.client.effects import ByteSource, Flow
 from taxiway.client.errors import NotFound
 from taxiway.client.flows import BusyWait, Policy
 from taxiway.client.models import Account, Asset, Credits, Engines, Task
-from taxiway.client.requests import AspectRatio, AssetRef, TaskOptions, TaskRef
+from taxiway.client.requests import AspectRatio, AssetRef, ExpandAspect, TaskOptions, TaskRef
 
 
 def _list_of(model: Callable[[dict[str, Any]], Any]) -> Callable[[Any], list[Any]]:
@@ -63,7 +63,7 @@ class Endpoints:
     def expand(
         self,
         asset: AssetRef,
-        aspect_ratio: AspectRatio | None,
+        aspect_ratio: ExpandAspect | None,
         image: AssetRef | None,
         prompt: str | None,
         seconds: int | None,

@@ -14,6 +14,8 @@ from taxiway.client.models import Asset, Task
 AssetRef = str | Asset
 TaskRef = str | Task
 AspectRatio = Literal["landscape", "portrait"]
+# Expand's: landscape and portrait mean 5:3 and 3:5, as the contract's responses show.
+ExpandAspect = Literal["landscape", "portrait", "5:3", "3:5", "16:9", "9:16"]
 
 # Containers the contract accepts, by extension: mimetypes does not know all of them everywhere.
 CONTENT_TYPES = {
@@ -107,7 +109,7 @@ def restyle(
 def expand(
     asset: AssetRef,
     *,
-    aspect_ratio: AspectRatio | None,
+    aspect_ratio: ExpandAspect | None,
     image: AssetRef | None,
     prompt: str | None,
     seconds: int | None,

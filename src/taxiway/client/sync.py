@@ -16,7 +16,7 @@ from taxiway.client.endpoints import Endpoints
 from taxiway.client.errors import ApiError, error_from_response
 from taxiway.client.flows import BusyWait, Policy
 from taxiway.client.models import Account, Asset, Credits, Engines, Task
-from taxiway.client.requests import AspectRatio, AssetRef, TaskOptions, TaskRef
+from taxiway.client.requests import AspectRatio, AssetRef, ExpandAspect, TaskOptions, TaskRef
 
 
 class Client:
@@ -77,14 +77,14 @@ class Client:
         self,
         asset: AssetRef,
         *,
-        aspect_ratio: AspectRatio | None = None,
+        aspect_ratio: ExpandAspect | None = None,
         image: AssetRef | None = None,
         prompt: str | None = None,
         seconds: int | None = None,
         seed: int | None = None,
         **options: Unpack[TaskOptions],
     ) -> Task:
-        """Outpaint a video to landscape 16:9 or portrait 9:16 (gen3turbo/expand)."""
+        """Outpaint a video to landscape 5:3 or portrait 3:5, or to 16:9 or 9:16 (gen3turbo/expand)."""
         return self._run(self._endpoints.expand(asset, aspect_ratio, image, prompt, seconds, seed, options))
 
     def extend(

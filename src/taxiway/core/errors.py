@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+RETRY_AFTER_SECONDS = 10
+
 
 class ApiError(Exception):
     """An error with a status code and a message meant for the API caller."""
+
+    headers: dict[str, str] = {}  # noqa: RUF012  # read-only: response headers for this error
 
     def __init__(self, status: int, message: str, extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -47,6 +51,9 @@ class InsufficientCredits(ApiError):
 
 class AccountBusy(ApiError):
     """429: the account already runs maxJobs tasks. `running` lists them as the contract shows."""
+
+    # The contract advises waiting at least 10 s before retrying.
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}  # noqa: RUF012
 
     def __init__(self, email: str, max_jobs: int, running: list[dict[str, Any]]) -> None:
         super().__init__(

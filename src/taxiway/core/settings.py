@@ -103,6 +103,12 @@ class Settings(BaseSettings):
 
     # Credits.
     default_credits: int = Field(default=1000, ge=0)
+    # The plan of a new account. Unlimited: exploreMode: true is free (run after paid work), so the
+    # contract's own examples, which send it, work on a fresh install; standard: such a request
+    # answers 412 and every task is paid in credits.
+    default_plan: Literal["standard", "unlimited"] = "unlimited"
+    # What a new account may store (uploads and artifacts), in GB of 10⁹ bytes: features.storageGB.
+    default_storage_gb: float = Field(default=500.0, ge=0)
     credits_per_second_upscale: float = Field(default=2.0, ge=0)
     credits_per_second_gen3turbo: float = Field(default=5.0, ge=0)
     credits_per_second_gen3: float = Field(default=10.0, ge=0)

@@ -1,7 +1,8 @@
 """Frame arithmetic of the expand (outpaint) operation: the canvas, where the picture sits, the feather.
 
 Pure functions, no I/O. The rule, for a source of display size ``width`` × ``height`` and a target
-ratio R (16:9 for "landscape", 9:16 for "portrait"):
+ratio R (5:3 for "landscape", 3:5 for "portrait", as the contract's responses show; 16:9 and 9:16 on
+request):
 
 1. the exact canvas is the smallest R box containing the source at its own pixel size:
    ``(max(width, height × R), max(height, width / R))``; a source already within 1 % of R keeps its
@@ -15,8 +16,9 @@ ratio R (16:9 for "landscape", 9:16 for "portrait"):
 4. the picture is centred, its offsets rounded down to even so that the chroma planes (half size)
    line up with the luma plane: the picture may sit one pixel off the exact centre.
 
-So 1280×720 → portrait 1080×1920 with the picture 1080×608 at (0, 656); 320×240 → landscape
-426×240 with the picture at (52, 0); 322×180 → landscape 322×180 (already 16:9 within 1 %).
+So 1280×720 → 5:3 1280×768 (the frame video to video renders) with the picture at (0, 24); 1280×720
+→ 9:16 1080×1920 with the picture 1080×608 at (0, 656); 320×240 → 16:9 426×240 with the picture at
+(52, 0); 322×180 → 16:9 322×180 (already 16:9 within 1 %).
 """
 
 from __future__ import annotations
@@ -27,7 +29,26 @@ from fractions import Fraction
 
 from taxiway.media.geometry import nearest_even
 
-ASPECTS: dict[str, Fraction] = {"landscape": Fraction(16, 9), "portrait": Fraction(9, 16)}
+ASPECTS: dict[str, Fraction] = {
+    "5:3": Fraction(5, 3),
+    "3:5": Fraction(3, 5),
+    "16:9": Fraction(16, 9),
+    "9:16": Fraction(9, 16),
+}
+# The contract's request values, and the ratios its responses show for them.
+ASPECT_NAMES = {"landscape": "5:3", "portrait": "3:5"}
+
+
+def aspect_ratio(value: str | None) -> str:
+    """The ratio (``"5:3"``) a request's ``outpaint_aspect_ratio`` means; landscape when absent.
+    Raises ValueError for anything else."""
+    ratio = ASPECT_NAMES.get(value or "landscape", value or "")
+    if ratio not in ASPECTS:
+        allowed = ", ".join([*ASPECT_NAMES, *ASPECTS])
+        raise ValueError(f"outpaint_aspect_ratio must be one of {allowed}, not {value!r}")
+    return ratio
+
+
 MAX_SIDE = 1920
 # A source whose ratio is this close to the target keeps its own size.
 SAME_RATIO_TOLERANCE = 0.01
@@ -68,8 +89,7 @@ def expand_layout(width: int, height: int, aspect: str, *, max_side: int = MAX_S
 
     Raises ValueError for an unknown aspect or a non-positive size.
     """
-    if aspect not in ASPECTS:
-        raise ValueError(f"unknown aspect {aspect!r}")
+    aspect = aspect_ratio(aspect)
     if width <= 0 or height <= 0:
         raise ValueError(f"invalid frame size {width}x{height}")
     ratio = ASPECTS[aspect]

@@ -21,7 +21,7 @@ from taxiway.core.context import AppContext
 from taxiway.engines.catalog import CLASSIC_ENGINES
 from taxiway.media.probe import MediaKind
 from taxiway.store.models import Asset, Task, utcnow
-from taxiway.tasks import states
+from taxiway.tasks import lifecycle, states
 from taxiway.tasks.operations import OPERATIONS
 from taxiway.webhooks.outbox import enqueue_task_event
 
@@ -88,6 +88,17 @@ def _running_per_account(session: Session) -> dict[int, int]:
     return {account_id: count for account_id, count in rows}
 
 
+def _next_runnable(session: Session, running: dict[int, int], work: Work) -> Task | None:
+    """The fairest runnable task of ``work``, locked: paid work first, then exploreMode work."""
+    for explore in (False, True):
+        candidates = _oldest_per_account(session, explore, work)
+        candidates.sort(key=lambda t: (running.get(t.account_id, 0), t.created_at, t.id))
+        task = _lock_first_free(session, candidates)
+        if task is not None:
+            return task
+    return None
+
+
 def _lock_first_free(session: Session, candidates: list[Task]) -> Task | None:
     for candidate in candidates:
         task = session.scalar(
@@ -104,12 +115,8 @@ def claim_next(ctx: AppContext, owner: str, work: Work = Work.ANY) -> ClaimedTas
     """Claim one runnable task of `work` for `owner`: RUNNING, attempt + 1, lease set. None if none waits."""
     with ctx.db.write() as session:
         running = _running_per_account(session)
-        task = None
-        for explore in (False, True):
-            candidates = _oldest_per_account(session, explore, work)
-            candidates.sort(key=lambda t: (running.get(t.account_id, 0), t.created_at, t.id))
-            task = _lock_first_free(session, candidates)
-            if task is not None:
+        while (task := _next_runnable(session, running, work)) is not None:
+            if not lifecycle.fail_if_storage_full(ctx, session, task):
                 break
         if task is None:
             return None

@@ -90,6 +90,8 @@ class Account(Base):
     plan: Mapped[str] = mapped_column(String(20), default="standard")  # standard | unlimited
     credits_permitted: Mapped[int] = mapped_column(BigInteger, default=0)
     credits_used: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Bytes its assets (uploads and artifacts) may take; features.storageGB shows it in GB.
+    storage_quota_bytes: Mapped[int] = mapped_column(BigInteger, default=500 * 10**9)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     # Deleting an account keeps its assets and tasks; creating it again brings them back.
@@ -118,6 +120,8 @@ class Asset(Base):
     # Artifacts: the task that produced this asset; extension lineage for gen3/extend limits.
     task_id: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
     extended_count: Mapped[int] = mapped_column(Integer, default=0)
+    # An upload starts a group; what is made from it joins it (options.parent_asset_group_id).
+    group_id: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -1,16 +1,15 @@
-"""Admission: validate, pick an account, hold maxJobs and credits exactly, record the task.
+"""Admission: validate, find the paying account, hold maxJobs and credits exactly, record the task.
 
-Exactness under concurrency: the candidate accounts' rows are locked (SELECT ... FOR UPDATE on
+Exactness under concurrency: the account's row is locked (SELECT ... FOR UPDATE on
 PostgreSQL; SQLite's write transactions are serialised by BEGIN IMMEDIATE) before live tasks
 are counted and credits checked, so two requests can never both take the last slot.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from taxiway.accounts.service import (
@@ -18,8 +17,9 @@ from taxiway.accounts.service import (
     check_email,
     check_reply_url,
     get_account,
-    require_accounts,
+    live_task_count,
 )
+from taxiway.accounts.storage import lock_account
 from taxiway.core import ids
 from taxiway.core.context import AppContext
 from taxiway.core.errors import AccountBusy, BadRequest, InsufficientCredits
@@ -32,78 +32,45 @@ from taxiway.tasks.presenter import running_task_json
 from taxiway.tasks.states import LIVE_STATUSES, PENDING
 
 
-@dataclass
-class _Choice:
-    account: Account
-    cost: int
-
-
-def _candidates(session: Session, user_id: str, plan: Plan, email: str | None) -> list[Account]:
-    """Accounts that may run the task, preferred first, locked for the rest of the transaction."""
+def _account(session: Session, user_id: str, plan: Plan, email: str | None) -> Account:
+    """The account that runs and pays: the one ``email`` names, else the one owning the input
+    video (the contract: "the account that owns the asset is charged"); never another one.
+    Locked for the rest of the transaction."""
     if email:
-        account_ids = [get_account(session, user_id, email).id]
+        account_id = get_account(session, user_id, email).id
     else:
-        video_account = plan.inputs["video"].account
-        others = [account.id for account in require_accounts(session, user_id)]
-        preferred = [video_account.id] if video_account.deleted_at is None else []
-        account_ids = preferred + [account_id for account_id in others if account_id not in preferred]
-    # Lock in id order (a global order) so concurrent admissions cannot deadlock.
-    locked = {
-        account.id: account
-        for account in session.scalars(
-            select(Account)
-            .where(Account.id.in_(account_ids))
-            .order_by(Account.id)
-            .with_for_update(of=Account)
-            # Rows already in the session must be re-read now that they are locked.
-            .execution_options(populate_existing=True)
-        )
-    }
-    return [locked[account_id] for account_id in account_ids]
+        owner = plan.inputs["video"].account
+        if owner.deleted_at is not None:
+            raise BadRequest(
+                f"The input video belongs to account {owner.email}, which has been deleted; create it "
+                f"again with POST /v1/runwayml/accounts/{owner.email} or send email to choose an account"
+            )
+        account_id = owner.id
+    return lock_account(session, account_id)
 
 
-def _live_counts(session: Session, account_ids: list[int]) -> dict[int, int]:
-    rows = session.execute(
-        select(Task.account_id, func.count())
-        .where(Task.account_id.in_(account_ids), Task.status.in_(LIVE_STATUSES))
-        .group_by(Task.account_id)
-    ).all()
-    return {account_id: count for account_id, count in rows}
-
-
-def _choose(session: Session, candidates: list[Account], values: dict[str, Any], base_cost: int) -> _Choice:
-    live = _live_counts(session, [account.id for account in candidates])
-
-    def limit(account: Account) -> int:
-        return values["maxJobs"] or account.max_jobs
-
-    free = [account for account in candidates if live.get(account.id, 0) < limit(account)]
-    if not free:
-        busy = candidates[0]
+def _cost(session: Session, account: Account, values: dict[str, Any], base_cost: int) -> int:
+    """What the task costs ``account``; raises the contract's 429 (busy) or 412 (credits)."""
+    limit = values["maxJobs"] or account.max_jobs
+    if live_task_count(session, account.id) >= limit:
         running = session.scalars(
             select(Task)
-            .where(Task.account_id == busy.id, Task.status.in_(LIVE_STATUSES))
+            .where(Task.account_id == account.id, Task.status.in_(LIVE_STATUSES))
             .order_by(Task.created_at)
         )
-        raise AccountBusy(busy.email, limit(busy), [running_task_json(task) for task in running])
+        raise AccountBusy(account.email, limit, [running_task_json(task) for task in running])
     if values["exploreMode"]:
-        for account in free:
-            if account.plan == "unlimited":
-                return _Choice(account, 0)
+        if account.plan == "unlimited":
+            return 0
         raise InsufficientCredits(
-            f"exploreMode is free only on the unlimited plan, and account {free[0].email} is on the "
-            f"{free[0].plan} plan. Send exploreMode: false to pay with credits, or ask the operator to run "
-            f"`taxiway admin account plan {free[0].email} unlimited`."
+            f"exploreMode is free only on the unlimited plan, and account {account.email} is on the "
+            f"{account.plan} plan. Send exploreMode: false to pay with credits, or ask the operator to run "
+            f"`taxiway admin account plan {account.email} unlimited`."
         )
-    for account in free:
-        if account.credits_permitted - account.credits_used >= base_cost:
-            return _Choice(account, base_cost)
-    account = free[0]
-    raise InsufficientCredits(
-        creditsRequired=base_cost,
-        creditsAvailable=account.credits_permitted - account.credits_used,
-        email=account.email,
-    )
+    available = account.credits_permitted - account.credits_used
+    if available < base_cost:
+        raise InsufficientCredits(creditsRequired=base_cost, creditsAvailable=available, email=account.email)
+    return base_cost
 
 
 def validate_request(
@@ -131,13 +98,13 @@ def admit_task(ctx: AppContext, user_id: str, op: Operation, body: dict[str, Any
     values, engine = validate_request(ctx, op, body)
     with ctx.db.write() as session:
         plan = plan_task(session, user_id, op, values, engine)
-        candidates = _candidates(session, user_id, plan, values["email"])
-        choice = _choose(session, candidates, values, credits_for(plan, ctx.settings))
+        account = _account(session, user_id, plan, values["email"])
+        cost = _cost(session, account, values, credits_for(plan, ctx.settings))
         now = utcnow()
         task = Task(
             id=ids.new_uuid(),
             user_id=user_id,
-            account_id=choice.account.id,
+            account_id=account.id,
             operation=op.path,
             name=plan.name,
             params=plan.params,
@@ -145,15 +112,16 @@ def admit_task(ctx: AppContext, user_id: str, op: Operation, body: dict[str, Any
             input_asset_ids=plan.input_asset_ids,
             engine=engine.engine,
             status=PENDING,
-            reply_url=values["replyUrl"],
+            # The account's default callback, when used, is shown as the task's own.
+            reply_url=values["replyUrl"] or account.reply_url,
             reply_ref=values["replyRef"],
             explore_mode=values["exploreMode"],
             output_seconds=plan.output_seconds,
-            cost=choice.cost,
+            cost=cost,
             created_at=now,
             updated_at=now,
         )
-        adjust_credits_used(session, choice.account.id, choice.cost)
+        adjust_credits_used(session, account.id, cost)
         session.add(task)
         session.flush()
         session.refresh(task)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from taxiway.accounts.service import adjust_credits_used
+from taxiway.accounts.storage import StorageQuotaExceeded, check_room, gb, lock_account, used_bytes
 from taxiway.assets.storage import StoredMedia
 from taxiway.core import ids
 from taxiway.core.context import AppContext
@@ -41,7 +42,7 @@ def _finish(
     task.finished_at = now
     task.lease_owner = None
     task.lease_expires_at = None
-    task.estimated_time_to_start = None
+    task.estimated_time_to_start = 0
     if status in states.REFUNDED_STATUSES and task.cost:
         adjust_credits_used(session, task.account_id, -task.cost)
     enqueue_task_event(session, ctx.links(), task, terminal=True)
@@ -82,12 +83,21 @@ def _note_input_warnings(task: Task, warnings: tuple[str, ...] | list[str]) -> N
 def complete(
     ctx: AppContext, task_id: str, attempt: int, artifact: StoredMedia, input_warnings: tuple[str, ...] = ()
 ) -> bool:
-    """Commit SUCCEEDED with its artifact asset. The blobs were written before this call."""
+    """Commit SUCCEEDED with its artifact asset. The blobs were written before this call.
+
+    False when the artifact was not recorded, so the caller deletes its files: the attempt is
+    stale, or the artifact would take the account over its storage quota (the task FAILED then).
+    """
     with ctx.db.write() as session:
         task = _current(session, task_id, attempt)
         if task is None:
             return False
         _note_input_warnings(task, input_warnings)
+        try:
+            check_room(session, lock_account(session, task.account_id), artifact.size, "The output")
+        except StorageQuotaExceeded as exc:
+            _finish(ctx, session, task, states.FAILED, error_body(exc.message, exc.REASON))
+            return False
         asset = Asset(
             id=ids.new_uuid(),
             user_id=task.user_id,
@@ -97,12 +107,29 @@ def complete(
             is_user_upload=False,
             task_id=task.id,
             extended_count=int(task.params.get("extended_count", 0)),
+            group_id=task.params.get("asset_group_id"),
             **artifact.asset_columns(),
         )
         session.add(asset)
         task.progress_ratio = 1.0
         _finish(ctx, session, task, states.SUCCEEDED)
         return True
+
+
+def fail_if_storage_full(ctx: AppContext, session: Session, task: Task) -> bool:
+    """Before a task runs: when its account has no storage left, FAIL it now (credits refunded)
+    rather than run work whose output could not be kept. True if it was failed."""
+    account = task.account
+    used = used_bytes(session, account.id)
+    if used < account.storage_quota_bytes:
+        return False
+    message = (
+        f"Account {account.email} has no storage left ({gb(used)} GB used of "
+        f"{gb(account.storage_quota_bytes)} GB allowed), so the output could not be kept. Delete assets "
+        f"or ask the operator to raise the quota (`taxiway admin account storage {account.email} GB`)."
+    )
+    _finish(ctx, session, task, states.FAILED, error_body(message, StorageQuotaExceeded.REASON))
+    return True
 
 
 def fail(

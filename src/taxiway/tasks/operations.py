@@ -84,6 +84,10 @@ class Operation:
     image_field: str | None
     fields: tuple[FieldSpec, ...]
     summary: str
+    # videos/upscale's examples show progressRatio as a string ("0" … "1"); the others a number.
+    ratio_as_text: bool = False
+    # The word a 404 for the video uses (videos/upscale's page says "assetId" for videoAssetId).
+    missing_video_word: str | None = None
 
     @property
     def all_fields(self) -> tuple[FieldSpec, ...]:
@@ -112,6 +116,8 @@ OPERATIONS: dict[str, Operation] = {
             image_field=None,
             fields=(_asset("videoAssetId", "Any video asset of at most 40 seconds."),),
             summary="Upscale any video of up to 40 seconds to 4K.",
+            ratio_as_text=True,
+            missing_video_word="assetId",
         ),
         Operation(
             path="gen3turbo/video",
@@ -165,9 +171,10 @@ OPERATIONS: dict[str, Operation] = {
                 FieldSpec(
                     "outpaint_aspect_ratio",
                     "string",
-                    "Output aspect ratio: landscape 16:9 or portrait 9:16.",
+                    "Output aspect ratio: landscape (5:3, as the hosted API renders it) or portrait "
+                    "(3:5); 5:3, 3:5, 16:9 and 9:16 are accepted too.",
                     default="landscape",
-                    choices=("landscape", "portrait"),
+                    choices=("landscape", "portrait", "5:3", "3:5", "16:9", "9:16"),
                 ),
             ),
             summary="Expand (outpaint) a video to another aspect ratio.",

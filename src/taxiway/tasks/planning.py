@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from taxiway.assets.presenter import group_of
 from taxiway.assets.service import get_owned_asset
 from taxiway.core import ids
 from taxiway.core.errors import BadRequest
@@ -21,6 +22,7 @@ from taxiway.core.settings import Settings
 from taxiway.engines.catalog import EngineChoice
 from taxiway.engines.classic.looks import resolve_look
 from taxiway.engines.neural.frame_plan import generation_size
+from taxiway.media.expand_layout import aspect_ratio
 from taxiway.media.geometry import four_k_class
 from taxiway.store.models import Asset
 from taxiway.tasks.operations import (
@@ -51,6 +53,26 @@ class Plan:
         return {role: asset.id for role, asset in self.inputs.items()}
 
 
+# Extensions dropped from a source's name before an artifact's filename is made from it.
+MEDIA_EXTENSIONS = frozenset(
+    {".mp4", ".m4v", ".mov", ".qt", ".webm", ".mkv", ".avi", ".mpg", ".mpeg", ".ts", ".m2ts"}
+    | {".mts", ".wmv", ".flv", ".3gp", ".ogv"}
+)
+
+
+def name_stem(name: str) -> str:
+    """``holiday.mp4`` → ``holiday``: a filename built from it gets one extension, not two."""
+    dot = name.rfind(".")
+    return name[:dot] if dot > 0 and name[dot:].lower() in MEDIA_EXTENSIONS else name
+
+
+def artifact_filename(base: str) -> str:
+    """``base`` + ``.mp4`` as a safe filename: no path separators or control characters, and short
+    enough for the asset's name column (a prompt can be 1000 characters)."""
+    clean = "".join("-" if ch in "/\\" or not ch.isprintable() else ch for ch in base).strip()
+    return f"{clean[:480] or 'output'}.mp4"
+
+
 def credits_for(plan: Plan, settings: Settings) -> int:
     rate = {
         "upscale": settings.credits_per_second_upscale,
@@ -63,7 +85,7 @@ def credits_for(plan: Plan, settings: Settings) -> int:
 
 def _video_input(session: Session, user_id: str, op: Operation, values: dict[str, Any]) -> Asset:
     field_name = op.video_field
-    asset = get_owned_asset(session, user_id, values[field_name], field_name)
+    asset = get_owned_asset(session, user_id, values[field_name], field_name, op.missing_video_word)
     if asset.media_type != "video":
         raise BadRequest(
             f"{field_name} {values[field_name]} is an {asset.media_type}; {op.path} needs a video asset"
@@ -119,13 +141,22 @@ def _plan_upscale(op: Operation, values: dict[str, Any], video: Asset) -> Plan:
         "width": width,
         "height": height,
     }
+    # Both pages show the source's group; gen3alpha/upscale also the artifact it upscales.
+    options["parent_asset_group_id"] = group_of(video)
+    if op.path == "gen3alpha/upscale":
+        options["task_artifact_id"] = video.id
     if op.path == "videos/upscale":
         options |= {
             "creationSource": "apps",
             "creationSourceAppId": "upscale-video",
             "recordingEnabled": True,
         }
-    params = {"width": width, "height": height}
+    # videos/upscale's page: "<source name> 4K.mp4"; gen3alpha/upscale shows none, so the same.
+    params = {
+        "width": width,
+        "height": height,
+        "artifact_name": artifact_filename(f"{name_stem(video.name)} 4K"),
+    }
     return Plan(op, params, {"video": video}, duration, name, options)
 
 
@@ -153,7 +184,12 @@ def _plan_video_to_video(op: Operation, values: dict[str, Any], video: Asset, en
         "resolution": values["resolution"],
         "enhance_prompt": False,
     }
-    params = {"width": width, "height": height, "output_seconds": seconds}
+    params = {
+        "width": width,
+        "height": height,
+        "output_seconds": seconds,
+        "artifact_name": artifact_filename(name),
+    }
     return Plan(op, params, {"video": video}, seconds, name, options)
 
 
@@ -163,9 +199,16 @@ def _plan_expand(op: Operation, values: dict[str, Any], video: Asset, image: Ass
     seconds = min(float(requested), duration) if requested else min(duration, EXPAND_DEFAULT_MAX_SECONDS)
     values = values | {"seconds": requested if requested else round(seconds, 3)}
     name = f"Expanded {video.name}"
-    options = _generative_options(name, values) | {"outpaint_aspect_ratio": values["outpaint_aspect_ratio"]}
+    # The contract's responses show the ratio ("5:3" for landscape), and the engines get it too.
+    ratio = aspect_ratio(values["outpaint_aspect_ratio"])
+    options = _generative_options(name, values) | {"outpaint_aspect_ratio": ratio}
     inputs = {"video": video} | ({"image": image} if image else {})
-    return Plan(op, {"output_seconds": seconds}, inputs, seconds, name, options)
+    params = {
+        "outpaint_aspect_ratio": ratio,
+        "output_seconds": seconds,
+        "artifact_name": artifact_filename(f"Expanded {name_stem(video.name)}"),
+    }
+    return Plan(op, params, inputs, seconds, name, options)
 
 
 def _plan_extend(op: Operation, values: dict[str, Any], video: Asset) -> Plan:
@@ -193,7 +236,11 @@ def _plan_extend(op: Operation, values: dict[str, Any], video: Asset) -> Plan:
         "image_as_end_frame": False,
         "extended_count": extended_count,
     }
-    params = {"extend_seconds": seconds, "extended_count": extended_count}
+    params = {
+        "extend_seconds": seconds,
+        "extended_count": extended_count,
+        "artifact_name": artifact_filename(f"{name_stem(video.name)} extended by {seconds}s"),
+    }
     # Charged for the generated seconds only: the source part is copied, not generated.
     return Plan(op, params, {"video": video}, float(seconds), name, options)
 
@@ -220,6 +267,7 @@ def plan_task(
         raise BadRequest(f"{op.video_field} has no duration; it cannot be processed")
     engine_values = {k: v for k, v in values.items() if k not in ("replyUrl", "replyRef", "maxJobs", "email")}
     # The worker builds the engine the model names (the API servers' and workers' catalogs agree).
-    plan.params = engine_values | plan.params | {"model": engine.model}
+    # What the task makes joins its source's asset group.
+    plan.params = engine_values | plan.params | {"model": engine.model, "asset_group_id": group_of(video)}
     plan.options["model"] = engine.model
     return plan

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from taxiway.accounts.service import features_json
+from taxiway.accounts.service import task_features_json
 from taxiway.assets.presenter import artifact_json
 from taxiway.core import ids
 from taxiway.core.links import Links
@@ -86,6 +86,15 @@ def _input_links(view: TaskView, links: Links) -> dict[str, Any]:
     return {}
 
 
+def _progress_ratio(task: Task) -> float | str | None:
+    """As the endpoint's page shows it: a string from "0" to "1" for videos/upscale, else a number
+    (null until the task first reports progress)."""
+    ratio = task.progress_ratio
+    if OPERATIONS[task.operation].ratio_as_text:
+        return f"{round(ratio or 0.0, 4):g}"
+    return ratio
+
+
 def task_json(view: TaskView, links: Links) -> dict[str, Any]:
     task = view.task
     options = dict(task.options) | _input_links(view, links) | {"engine": task.engine}
@@ -101,18 +110,12 @@ def task_json(view: TaskView, links: Links) -> dict[str, Any]:
         "status": task.status,
         "error": task.error,
         "progressText": task.progress_text,
-        "progressRatio": task.progress_ratio,
-        "estimatedTimeToStartSeconds": (
-            None if task.estimated_time_to_start is None else round(task.estimated_time_to_start)
-        ),
+        "progressRatio": _progress_ratio(task),
+        "estimatedTimeToStartSeconds": round(task.estimated_time_to_start or 0),
         "artifacts": [artifact_json(asset, links) for asset in view.artifacts],
         "sharedAsset": None,
         "sourceAssetId": None,
-        "features": {
-            key: value
-            for key, value in features_json(task.account).items()
-            if key.startswith("numPlanCredits_")
-        },
+        "features": task_features_json(task.account),
         "replyUrl": task.reply_url,
         "replyRef": task.reply_ref,
         "code": 200,

@@ -54,9 +54,9 @@ def delete_account(email: str, ctx: Ctx, user: CurrentUser) -> Response:
 FEATURES_FIELDS = (FieldSpec("email", "string", "The account; optional when you have only one."),)
 
 
-@router.get("/features", summary="Credits permitted and used on an account.")
+@router.get("/features", summary="Credits and storage permitted and used on an account.")
 @router.get("/features/", include_in_schema=False)
 def features(request: Request, ctx: Ctx, user: CurrentUser) -> dict[str, Any]:
     query = validate_fields(FEATURES_FIELDS, dict(request.query_params), ignore_unknown=True)
     with ctx.db.read() as session:
-        return service.features_json(service.account_for_query(session, user, query["email"]))
+        return service.features_json(session, service.account_for_query(session, user, query["email"]))

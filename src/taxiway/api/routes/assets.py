@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from taxiway.accounts.storage import check_room
 from taxiway.api.deps import Ctx, CurrentUser, RequestLinks
 from taxiway.assets import service
 from taxiway.assets.presenter import asset_json
@@ -34,6 +35,11 @@ LIST_FIELDS = (
     FieldSpec("limit", "integer", "Assets to return.", default=20, minimum=1, maximum=50),
     FieldSpec("mediaType", "string", "Only assets of this type.", choices=("video", "image")),
     FieldSpec("email", "string", "Only this account's assets."),
+    FieldSpec(
+        "assetGroupId",
+        "string",
+        "Only this asset group's assets: an upload and everything made from it (its assetGroupId).",
+    ),
 )
 
 
@@ -67,7 +73,10 @@ async def upload_asset(request: Request, ctx: Ctx, user: CurrentUser, links: Req
 
     def pick_account() -> int:
         with ctx.db.read() as session:
-            return service.choose_upload_account(session, user, query["email"]).id
+            account = service.choose_upload_account(session, user, query["email"])
+            if declared and declared.isdigit():  # refused before a byte is stored, when it cannot fit
+                check_room(session, account, int(declared))
+            return account.id
 
     account_id = await run_in_threadpool(pick_account)
     uploads = ctx.settings.scratch_dir / "uploads"
@@ -123,6 +132,7 @@ def list_assets(request: Request, ctx: Ctx, user: CurrentUser, links: RequestLin
             limit=query["limit"],
             media_type=query["mediaType"],
             email=query["email"],
+            group_id=query["assetGroupId"],
         )
         return [asset_json(asset, links) for asset in assets]
 

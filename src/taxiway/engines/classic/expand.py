@@ -31,7 +31,7 @@ from taxiway.engines.base import EngineError, EngineJob, Progress
 from taxiway.engines.media_errors import REASON_UNDECODABLE, reencoding
 from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET
 from taxiway.media.expand_fill import SMOOTHING_S, Compositor, ImageError, Planes, image_fill, load_image
-from taxiway.media.expand_layout import ASPECTS, ExpandLayout, expand_layout
+from taxiway.media.expand_layout import ExpandLayout, aspect_ratio, expand_layout
 from taxiway.media.pipeline import transcode_frames
 from taxiway.media.scale import Scaler
 
@@ -67,12 +67,10 @@ class ClassicExpand:
         if job.video is None or job.video_info is None:
             raise EngineError("The expand operation needs a video.", reason=REASON_BAD_INPUT)
         info = job.video_info
-        aspect = job.params.get("outpaint_aspect_ratio") or "landscape"
-        if aspect not in ASPECTS:
-            raise EngineError(
-                f"outpaint_aspect_ratio must be 'landscape' or 'portrait', not {aspect!r}.",
-                reason=REASON_BAD_INPUT,
-            )
+        try:
+            aspect = aspect_ratio(job.params.get("outpaint_aspect_ratio"))
+        except ValueError as exc:
+            raise EngineError(f"{exc}.", reason=REASON_BAD_INPUT) from None
         seconds = _output_seconds(job.params)
         layout = expand_layout(info.width, info.height, aspect)
         image = self._load_image(job, layout) if job.image is not None else None
@@ -148,8 +146,7 @@ def _describe(
     width: int, height: int, aspect: str, layout: ExpandLayout, with_image: bool, params: dict[str, Any]
 ) -> str:
     """The first progress text: what the engine is about to do, and that a prompt is not followed."""
-    ratio = "16:9" if aspect == "landscape" else "9:16"
-    text = f"expanding {width}×{height} to {ratio} {layout.width}×{layout.height}"
+    text = f"expanding {width}×{height} to {aspect} {layout.width}×{layout.height}"
     if not layout.has_fill:
         text += " (already this ratio: no new area)"
     else:

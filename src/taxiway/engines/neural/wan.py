@@ -58,6 +58,7 @@ from taxiway.engines.neural.wan_pipeline import Window, encode_prompt, generate,
 from taxiway.media.decode import VideoDecoder, copy_timing
 from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET
 from taxiway.media.expand_fill import ImageError, load_image
+from taxiway.media.expand_layout import ASPECTS, aspect_ratio
 from taxiway.media.geometry import nearest_even
 from taxiway.media.pipeline import REPORT_EVERY_FRAMES, transcode_frames
 from taxiway.media.restyle_frames import CropScaleRGB, RGBToVideoFrame
@@ -70,7 +71,6 @@ OUTPUT_NAME = "output.mp4"
 # Progress: generation fills the bar up to here, encoding the output the rest.
 ENCODING = 0.97
 GRAY = 127  # VACE's "unknown" value: what generated areas start from
-ASPECTS = {"landscape": (16, 9), "portrait": (9, 16)}
 
 
 @dataclass
@@ -136,8 +136,12 @@ class WanEngine:
     def _expand(self, job: EngineJob, progress: Progress) -> Path:
         assert job.video is not None and job.video_info is not None
         info, fps = job.video_info, self.config.fps
-        aspect = job.params.get("outpaint_aspect_ratio") or "landscape"
-        width, height = generation_size(*ASPECTS[aspect], self.config.resolution)
+        try:
+            ratio = aspect_ratio(job.params.get("outpaint_aspect_ratio"))
+        except ValueError as exc:
+            raise EngineError(f"{exc}.", reason="INVALID_INPUT") from None
+        shape = ASPECTS[ratio]
+        width, height = generation_size(shape.numerator, shape.denominator, self.config.resolution)
         scale = min(width / info.width, height / info.height)
         pw, ph = min(width, nearest_even(info.width * scale)), min(height, nearest_even(info.height * scale))
         x, y = (width - pw) // 2 & ~1, (height - ph) // 2 & ~1
@@ -152,7 +156,6 @@ class WanEngine:
         if job.image is not None:  # "used as the video's first frame": kept whole
             video[0] = _guide_image(job.image, width, height)
             mask[0] = False
-        ratio = "16:9" if aspect == "landscape" else "9:16"
         text = f"expanding {info.width}×{info.height} to {ratio} {width}×{height} with {self.name}"
         if new_area.any():
             generated = self._generate(Timeline(video, mask), job.params, progress, text)

@@ -1,0 +1,16 @@
+const assetId = "assetId of video asset";
+const text_prompt = "text prompt";
+const apiUrl = `https://api.useapi.net/v1/runwayml/gen3turbo/video`; 
+const token = "API token";
+const data = { 
+  method: 'POST',
+  headers: {
+    'Authorization': `Bearer ${token}`,
+    'Content-Type': 'application/json' }
+};
+data.body = JSON.stringify({ 
+  assetId, text_prompt
+});
+const response = await fetch(apiUrl, data);
+const result = await response.json();
+console.log("response", {response, result});

@@ -1,0 +1,15 @@
+const videoAssetId = "assetId of video asset";
+const apiUrl = `https://api.useapi.net/v1/runwayml/videos/upscale`; 
+const token = "API token";
+const data = { 
+  method: 'POST',
+  headers: {
+    'Authorization': `Bearer ${token}`,
+    'Content-Type': 'application/json' }
+};
+data.body = JSON.stringify({ 
+  videoAssetId, exploreMode: true
+});
+const response = await fetch(apiUrl, data);
+const result = await response.json();
+console.log("response", {response, result});

@@ -1,0 +1,63 @@
+"""The Alembic migrations build exactly the schema the models declare, on both databases, and
+a database made by the first migration (with rows in it) upgrades to the newest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+
+from taxiway.core.db import Database
+from taxiway.store.migrate import alembic_config, migrate
+from taxiway.store.models import Base
+
+
+def _database(database_url: str, tmp_path: Path) -> Database:
+    return Database(database_url or f"sqlite:///{tmp_path / 'schema.db'}")
+
+
+def test_migrations_match_the_models(database_url: str, tmp_path: Path) -> None:
+    db = _database(database_url, tmp_path)
+    migrate(db)
+    with db.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
+
+
+def test_an_existing_database_upgrades_with_its_rows(tmp_path: Path) -> None:
+    db = _database("", tmp_path)
+    config = alembic_config()
+    with db.engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.execute(
+            text(
+                "INSERT INTO users (id, name, webhook_secret, created_at) "
+                "VALUES ('u', 'n', 's', '2026-01-01')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO accounts (id, user_id, email, max_jobs, plan, credits_permitted, credits_used, "
+                "created_at, updated_at) VALUES (1, 'u', 'a@example.com', 1, 'standard', 0, 0, '2026-01-01', "
+                "'2026-01-01')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO assets (id, user_id, account_id, name, media_type, content_type, "
+                "blob_key, preview_keys, file_size, width, height, has_audio, is_user_upload, "
+                "extended_count, created_at, updated_at) VALUES ('x', 'u', 1, 'x.mp4', 'video', "
+                "'video/mp4', 'k', '[]', 1, 2, 2, 0, 1, 0, '2026-01-01', '2026-01-01')"
+            )
+        )
+        connection.commit()
+    migrate(db)
+    with db.engine.connect() as connection:
+        assert connection.execute(text("SELECT group_id FROM assets")).scalar_one() == "x"
+        assert (
+            connection.execute(text("SELECT storage_quota_bytes FROM accounts")).scalar_one() == 500 * 10**9
+        )
