@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -67,7 +68,7 @@ def user(server: Server) -> Api:
 
 def test_upscale_uploads_follows_and_downloads(user: Api, short_clip: Path, tmp_path: Path) -> None:
     result = taxiway(user, "upscale", str(short_clip), "-o", "big.mp4", cwd=tmp_path)
-    assert ok(result) == "big.mp4"
+    assert ok(result) == str(tmp_path / "big.mp4")  # printed absolute, whatever -o said
     assert _size(tmp_path / "big.mp4") == (4096, 3072)
     assert "uploaded short.mp4" in result.stderr and "SUCCEEDED" in result.stderr
     assert "RUNNING" in result.stderr or "100%" in result.stderr  # the progress display
@@ -89,7 +90,7 @@ def test_no_wait_then_the_tasks_commands(user: Api, clip: Path, tmp_path: Path) 
     task_id = ok(taxiway(user, "expand", asset_id, "--aspect", "portrait", "--no-wait", cwd=tmp_path))
     assert task_id.startswith("user:") and "-task:" in task_id
     saved = ok(taxiway(user, "tasks", "wait", task_id, "-o", "tall.mp4", cwd=tmp_path))
-    assert saved == "tall.mp4" and _size(tmp_path / "tall.mp4")[1] > 300
+    assert saved == str(tmp_path / "tall.mp4") and _size(tmp_path / "tall.mp4")[1] > 300
     assert json.loads(ok(taxiway(user, "tasks", "show", task_id, cwd=tmp_path)))["status"] == "SUCCEEDED"
     listed = json.loads(ok(taxiway(user, "tasks", "ls", "--status", "succeeded", "--json", cwd=tmp_path)))
     assert [t["taskId"] for t in listed] == [task_id]
@@ -237,3 +238,29 @@ def test_every_command_has_help() -> None:
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0, (command, result.output)
         assert "Usage" in result.output
+
+
+def test_the_same_file_is_uploaded_once_unless_asked_again(
+    user: Api, short_clip: Path, tmp_path: Path
+) -> None:
+    ok(taxiway(user, "upscale", str(short_clip), "--no-wait", cwd=tmp_path))
+    [first] = user.http.get("/assets/").json()
+    assert first["contentSha256"] == hashlib.sha256(short_clip.read_bytes()).hexdigest()
+    again = taxiway(user, "upscale", str(short_clip), "--no-wait", cwd=tmp_path)
+    ok(again)
+    assert f"using {first['assetId']}, your earlier upload of short.mp4" in again.stderr.replace("\n", "")
+    assert [a["id"] for a in user.http.get("/assets/").json()] == [first["id"]]
+    forced = taxiway(user, "upscale", str(short_clip), "--no-wait", "--new-upload", cwd=tmp_path)
+    assert "uploaded short.mp4" in forced.stderr and ok(forced)
+    assert len(user.http.get("/assets/").json()) == 2
+
+
+def test_sample_writes_a_clip_the_server_takes(user: Api, tmp_path: Path) -> None:
+    env = os.environ | {"TAXIWAY_BASE_URL": user.base_url}
+    result = subprocess.run([TAXIWAY, "sample", "holiday.mp4", "--seconds", "2"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert ok(result) == str(tmp_path / "holiday.mp4")
+    asset = user.upload(tmp_path / "holiday.mp4", "video/mp4")
+    assert asset["metadata"]["dimensions"] == [1280, 720] and asset["metadata"]["duration"] == 2
+    assert asset["metadata"]["frameRate"] == 24 and asset["metadata"]["hasAudio"]
+    fails(taxiway(user, "sample", "holiday.mp4", cwd=tmp_path), "exists; pass --force")

@@ -60,6 +60,7 @@ def asset_json(asset: Asset, links: Links) -> dict[str, Any]:
         "taskId": task_ref,
         "email": asset.account.email,
         "assetGroupId": group_of(asset),
+        "contentSha256": asset.content_sha256,
     }
 
 

@@ -70,6 +70,7 @@ def create_uploaded_asset(
     content_type: str,
     kind: MediaKind,
     upload: Path,
+    sha256: str | None = None,
 ) -> Asset:
     """Turn a fully received upload into an asset: probe, previews, blobs, then the row."""
     asset_id = ids.new_uuid()
@@ -102,6 +103,7 @@ def create_uploaded_asset(
                 content_type=content_type,
                 is_user_upload=True,
                 group_id=asset_id,  # an upload starts its own group
+                content_sha256=sha256,
                 **stored.asset_columns(),
             )
             session.add(asset)
@@ -151,12 +153,15 @@ def list_assets(
     media_type: Literal["video", "image"] | None,
     email: str | None,
     group_id: str | None = None,
+    sha256: str | None = None,
 ) -> list[Asset]:
     query = select(Asset).where(Asset.user_id == user_id)
     if media_type:
         query = query.where(Asset.media_type == media_type)
     if group_id:
         query = query.where(Asset.group_id == group_id.strip().lower())
+    if sha256:
+        query = query.where(Asset.content_sha256 == sha256.strip().lower())
     if email:
         query = query.where(Asset.account_id == get_account(session, user_id, email).id)
     query = query.order_by(Asset.created_at.desc(), Asset.id).offset(offset).limit(limit)

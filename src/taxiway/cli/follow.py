@@ -12,10 +12,19 @@ from taxiway.cli.remote import EXIT_INTERRUPTED, err
 from taxiway.client import BusyWait, Client, Task, TaxiwayError
 from taxiway.client.flows import RunClock
 
+BAR_WIDTH = 20
+# What the line spends before the progress text: spinner, status, bar, percent and the gaps.
+_FIXED_WIDTH = 2 + 10 + BAR_WIDTH + 1 + 5
 
-def describe(task: Task) -> str:
-    text = escape(task.progress_text or "")  # the server's words, not Rich markup
-    return f"{task.status:<9} {text}".rstrip()
+
+def describe(task: Task, eta: str = "", width: int | None = None) -> str:
+    """The progress text, cut with "…" so that status, bar, percent and ETA before it always fit
+    on one line of ``width`` (the terminal's)."""
+    text = " ".join((task.progress_text or "").split())
+    room = (width or err.width) - _FIXED_WIDTH - (len(eta) + 1 if eta else 0) - 1
+    if len(text) > room:
+        text = text[: max(room - 1, 0)].rstrip() + "…" if room > 0 else ""
+    return escape(text)  # the server's words, not Rich markup
 
 
 def _clock_text(seconds: float) -> str:
@@ -49,23 +58,26 @@ def follow(client: Client, task: Task, *, timeout: float | None, cancel_on_inter
     Ctrl-C cancels the task when this command created it; a watcher (`tasks wait`) only stops watching.
     """
     clock = RunClock()
+    # Fixed parts first, the server's (cut) text last: a long text never pushes percent or ETA off.
     columns = (
         SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
+        TextColumn("{task.fields[status]:<9}"),
+        BarColumn(bar_width=BAR_WIDTH),
         TaskProgressColumn(),
         TextColumn("{task.fields[eta]}"),
+        TextColumn("{task.description}"),
     )
     with Progress(*columns, console=err, transient=False) as progress:
-        bar = progress.add_task(describe(task), total=1.0, eta="")
+        bar = progress.add_task(describe(task), total=1.0, status=task.status, eta="")
 
         def show(current: Task) -> None:
-            remaining = clock.observe(current)
+            eta = eta_text(current, clock.observe(current))
             progress.update(
                 bar,
                 completed=current.progress_ratio,
-                description=describe(current),
-                eta=eta_text(current, remaining),
+                description=describe(current, eta),
+                status=current.status,
+                eta=eta,
             )
 
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,6 +11,7 @@ import typer
 from taxiway.cli import operations
 from taxiway.cli.admin import admin, db_app
 from taxiway.cli.dispatcher import dispatcher
+from taxiway.cli.remote import err
 from taxiway.cli.resources import accounts_app, assets_app, engines, tasks_app
 
 app = typer.Typer(
@@ -46,3 +48,19 @@ def serve(
 
 if __name__ == "__main__":
     app()
+
+
+@app.command(rich_help_panel="Use a server")
+def sample(
+    path: Annotated[Path, typer.Argument(help="Where to write the clip, e.g. holiday.mp4.")],
+    seconds: Annotated[float, typer.Option(help="Length in seconds.", min=0.5, max=40)] = 5.0,
+    force: Annotated[bool, typer.Option("--force", "-f", help="Overwrite the file if it exists.")] = False,
+) -> None:
+    """Write a sample clip to try the server with (1280×720, 24 fps, H.264 and a tone)."""
+    from taxiway.media.sample import write_sample_clip
+
+    if path.exists() and not force:
+        err.print(f"[red]error:[/red] {path} exists; pass --force to overwrite it")
+        raise typer.Exit(1)
+    write_sample_clip(path, seconds=seconds)
+    typer.echo(str(path.absolute()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import re
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from taxiway.cli.remote import (
     print_json,
     reporting_errors,
 )
-from taxiway.client import Client, Policy, Task
+from taxiway.client import Asset, Client, Policy, Task
 from taxiway.client.requests import AspectRatio, ExpandAspect, TaskOptions
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -57,6 +58,13 @@ BusyTimeoutOption = Annotated[
 BusyIntervalOption = Annotated[
     float, typer.Option("--busy-interval", help="Seconds between tries while the account is busy.", min=0.1)
 ]
+NewUploadOption = Annotated[
+    bool,
+    typer.Option(
+        "--new-upload",
+        help="Upload the file even when your account already holds an upload of the same bytes.",
+    ),
+]
 SeedOption = Annotated[int | None, typer.Option("--seed", help="Seed for reproducible output.")]
 AspectOption = Annotated[
     AspectRatio | None,
@@ -86,6 +94,7 @@ class Run:
     token: str | None
     busy_timeout: float
     busy_interval: float
+    new_upload: bool = False
 
     @property
     def options(self) -> TaskOptions:
@@ -148,9 +157,31 @@ def _check_free(target: Path, force: bool) -> None:
         raise ValueError(f"{target} exists; pass --force to overwrite it")
 
 
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _earlier_upload(client: Client, path: Path, email: str | None) -> Asset | None:
+    """Your upload of these very bytes, if the server has one (taxiway's ``sha256`` filter; a
+    server without it lists other assets, which the hash check then leaves out)."""
+    with err.status(f"checking whether {path.name} was uploaded before"):
+        sha256 = _file_sha256(path)
+        found = client.list_assets(sha256=sha256, email=email, limit=1)
+    return next((asset for asset in found if asset.sha256 == sha256), None)
+
+
 def _source_asset(client: Client, run: Run) -> str:
     path = Path(run.source)
     if path.is_file():
+        if not run.new_upload and (earlier := _earlier_upload(client, path, run.email)) is not None:
+            err.print(
+                f"using {earlier.asset_id}, your earlier upload of {path.name} (--new-upload to upload again)"
+            )
+            return earlier.asset_id
         with err.status(f"uploading {path.name} ({human_size(path.stat().st_size)})"):
             asset = client.upload(path, email=run.email)
         err.print(f"uploaded {path.name} as {asset.asset_id}")
@@ -180,7 +211,7 @@ def _report(task: Task, saved: Path | None, as_json: bool) -> None:
     if as_json:
         print_json(task.raw)
     elif saved is not None:
-        typer.echo(str(saved))
+        typer.echo(str(saved.absolute()))  # absolute: scripts can use it from anywhere
     elif artifact is not None and artifact.url:
         typer.echo(artifact.url)
 
@@ -197,6 +228,7 @@ def _shared_options(
     explore: ExploreOption = False,
     busy_timeout: BusyTimeoutOption = 600.0,
     busy_interval: BusyIntervalOption = 10.0,
+    new_upload: NewUploadOption = False,
     url: UrlOption = None,
     token: TokenOption = None,
 ) -> None:

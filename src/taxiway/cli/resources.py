@@ -123,7 +123,7 @@ def tasks_wait(
         if as_json:
             print_json(final.raw)
         else:
-            typer.echo(str(saved) if saved else final.status)
+            typer.echo(str(saved.absolute()) if saved else final.status)
 
     _call(url, token, wait)
 
@@ -140,7 +140,7 @@ def tasks_download(
 ) -> None:
     """Download a finished task's artifact."""
     saved: Path = _call(url, token, lambda c: c.download(task, output, index=index))
-    typer.echo(str(saved))
+    typer.echo(str(saved.absolute()))
 
 
 @tasks_app.command("cancel")

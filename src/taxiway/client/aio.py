@@ -169,8 +169,12 @@ class AsyncClient:
         limit: int | None = None,
         media_type: str | None = None,
         email: str | None = None,
+        group: str | None = None,
+        sha256: str | None = None,
     ) -> list[Asset]:
-        return await self._run(self._endpoints.list_assets(offset, limit, media_type, email))
+        """Newest first. ``group`` (an assetGroupId) and ``sha256`` (of an uploaded file's bytes)
+        are taxiway's filters: a server without them ignores them."""
+        return await self._run(self._endpoints.list_assets(offset, limit, media_type, email, group, sha256))
 
     async def delete_asset(self, asset: AssetRef) -> None:
         await self._run(self._endpoints.delete_asset(asset))

@@ -142,9 +142,17 @@ class Endpoints:
         return flows.fetch(requests.get_asset(asset), self.policy, Asset.from_json)
 
     def list_assets(
-        self, offset: int, limit: int | None, media_type: str | None, email: str | None
+        self,
+        offset: int,
+        limit: int | None,
+        media_type: str | None,
+        email: str | None,
+        group: str | None = None,
+        sha256: str | None = None,
     ) -> Flow[list[Asset]]:
-        request = requests.list_assets(offset=offset, limit=limit, media_type=media_type, email=email)
+        request = requests.list_assets(
+            offset=offset, limit=limit, media_type=media_type, email=email, group=group, sha256=sha256
+        )
         return flows.fetch(request, self.policy, _list_of(Asset.from_json))
 
     def delete_asset(self, asset: AssetRef) -> Flow[None]:

@@ -153,6 +153,9 @@ class Asset:
     email: str | None
     created_at: str | None
     raw: dict[str, Any] = field(repr=False, compare=False)
+    # taxiway's additive fields (None from servers without them).
+    group_id: str | None = None
+    sha256: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Asset:
@@ -166,6 +169,8 @@ class Asset:
             email=_text(data.get("email")),
             created_at=_text(data.get("createdAt")),
             raw=data,
+            group_id=_text(data.get("assetGroupId")),
+            sha256=_text(data.get("contentSha256")),
         )
 
 

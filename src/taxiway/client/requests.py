@@ -224,7 +224,16 @@ def get_asset(asset: AssetRef) -> Request:
     return Request("GET", f"assets/{_segment(asset_id(asset))}")
 
 
-def list_assets(*, offset: int, limit: int | None, media_type: str | None, email: str | None) -> Request:
+def list_assets(
+    *,
+    offset: int,
+    limit: int | None,
+    media_type: str | None,
+    email: str | None,
+    group: str | None = None,
+    sha256: str | None = None,
+) -> Request:
+    """``group`` and ``sha256`` are taxiway's filters; other servers may ignore them."""
     params: dict[str, str | int] = {"offset": offset}
     if limit is not None:
         params["limit"] = limit
@@ -232,6 +241,10 @@ def list_assets(*, offset: int, limit: int | None, media_type: str | None, email
         params["mediaType"] = media_type
     if email:
         params["email"] = email
+    if group:
+        params["assetGroupId"] = group
+    if sha256:
+        params["sha256"] = sha256
     return Request("GET", "assets/", params=params)
 
 

@@ -165,8 +165,12 @@ class Client:
         limit: int | None = None,
         media_type: str | None = None,
         email: str | None = None,
+        group: str | None = None,
+        sha256: str | None = None,
     ) -> list[Asset]:
-        return self._run(self._endpoints.list_assets(offset, limit, media_type, email))
+        """Newest first. ``group`` (an assetGroupId) and ``sha256`` (of an uploaded file's bytes)
+        are taxiway's filters: a server without them ignores them."""
+        return self._run(self._endpoints.list_assets(offset, limit, media_type, email, group, sha256))
 
     def delete_asset(self, asset: AssetRef) -> None:
         self._run(self._endpoints.delete_asset(asset))

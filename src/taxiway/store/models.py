@@ -122,6 +122,8 @@ class Asset(Base):
     extended_count: Mapped[int] = mapped_column(Integer, default=0)
     # An upload starts a group; what is made from it joins it (options.parent_asset_group_id).
     group_id: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
+    # Hex SHA-256 of an upload's bytes as received: clients find an earlier upload of the same file.
+    content_sha256: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

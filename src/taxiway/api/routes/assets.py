@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -40,6 +41,7 @@ LIST_FIELDS = (
         "string",
         "Only this asset group's assets: an upload and everything made from it (its assetGroupId).",
     ),
+    FieldSpec("sha256", "string", "Only uploads of a file with this SHA-256 (hex): has it been uploaded?"),
 )
 
 
@@ -84,6 +86,7 @@ async def upload_asset(request: Request, ctx: Ctx, user: CurrentUser, links: Req
     upload = uploads / f"{ids.new_uuid()}.{extension}"
     try:
         received = 0
+        digest = hashlib.sha256()
         # Stream to disk chunk by chunk: memory stays flat whatever the file size.
         with open(upload, "wb") as handle:
             async for chunk in request.stream():
@@ -94,6 +97,7 @@ async def upload_asset(request: Request, ctx: Ctx, user: CurrentUser, links: Req
                         "(TAXIWAY_MAX_UPLOAD_BYTES)"
                     )
                 handle.write(chunk)
+                digest.update(chunk)
         if received == 0:
             raise BadRequest(
                 "The request body is empty: send the file's bytes as the body "
@@ -109,6 +113,7 @@ async def upload_asset(request: Request, ctx: Ctx, user: CurrentUser, links: Req
                 content_type=content_type,
                 kind=kind,
                 upload=upload,
+                sha256=digest.hexdigest(),
             )
             return asset_json(asset, links)
 
@@ -133,6 +138,7 @@ def list_assets(request: Request, ctx: Ctx, user: CurrentUser, links: RequestLin
             media_type=query["mediaType"],
             email=query["email"],
             group_id=query["assetGroupId"],
+            sha256=query["sha256"],
         )
         return [asset_json(asset, links) for asset in assets]
 
