@@ -45,9 +45,9 @@ def test_waiting_tasks_become_throttled_with_an_estimate(idle_server: Server, cl
     with idle_server.ctx.db.read() as session:
         rows = {t.id: t for t in session.scalars(select(Task).where(Task.id.in_(ids)))}
     assert {rows[i].status for i in ids} == {"THROTTLED"}
-    # Two slots, 60 s per task before any history: the first two wait one turn, the third two.
-    assert [rows[i].estimated_time_to_start for i in ids] == [60, 60, 120]
-    assert api.task(ids[2])["estimatedTimeToStartSeconds"] == 120
+    # Two free slots, 60 s per task before any history: the first two start now, the third after one.
+    assert [rows[i].estimated_time_to_start for i in ids] == [0, 0, 60]
+    assert api.task(ids[2])["estimatedTimeToStartSeconds"] == 60
     # A THROTTLED task is still claimable.
     job = claim_next(idle_server.ctx, "test")
     assert job is not None and job.task_id == ids[0]

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from taxiway.core.context import AppContext
 from taxiway.engines.catalog import CLASSIC_ENGINES
 from taxiway.media.probe import MediaKind
+from taxiway.scheduler.estimates import estimate_starts
 from taxiway.store.models import Asset, Task, utcnow
 from taxiway.tasks import lifecycle, states
 from taxiway.tasks.operations import OPERATIONS
@@ -148,7 +149,7 @@ def claim_next(ctx: AppContext, owner: str, work: Work = Work.ANY) -> ClaimedTas
 
 
 def mark_throttled(ctx: AppContext, slots: int) -> int:
-    """PENDING tasks that found no free worker become THROTTLED, with a rough time-to-start."""
+    """PENDING tasks that found no free worker become THROTTLED, with their time to start."""
     with ctx.db.read() as session:
         if session.scalar(select(Task.id).where(Task.status == states.PENDING).limit(1)) is None:
             return 0  # the common case: no write lock taken
@@ -163,25 +164,32 @@ def mark_throttled(ctx: AppContext, slots: int) -> int:
         )
         if not pending:
             return 0
-        queued_before = (
-            session.scalar(select(func.count()).select_from(Task).where(Task.status == states.THROTTLED)) or 0
-        )
-        typical = _typical_run_seconds(session)
-        for position, task in enumerate(pending, start=queued_before):
+        starts = estimate_starts(session, slots)
+        for task in pending:
             task.status = states.THROTTLED
-            task.estimated_time_to_start = round(typical * (position // max(slots, 1) + 1))
+            task.estimated_time_to_start = round(starts.get(task.id, 0.0))
             task.updated_at = utcnow()
             enqueue_task_event(session, ctx.links(), task, terminal=False)
         return len(pending)
 
 
-def _typical_run_seconds(session: Session) -> float:
-    """Median-ish run time of recent successes; 60 s before there is any history."""
-    recent = session.execute(
-        select(Task.started_at, Task.finished_at)
-        .where(Task.status == states.SUCCEEDED, Task.started_at.is_not(None))
-        .order_by(Task.finished_at.desc())
-        .limit(20)
-    ).all()
-    durations = sorted((end - start).total_seconds() for start, end in recent if start and end)
-    return durations[len(durations) // 2] if durations else 60.0
+def refresh_estimates(ctx: AppContext, slots: int) -> int:
+    """Re-estimate every THROTTLED task's time to start as the queue moves; only estimates that
+    moved by more than 2 s and 10 % are written. Returns how many were."""
+    with ctx.db.read() as session:
+        if session.scalar(select(Task.id).where(Task.status == states.THROTTLED).limit(1)) is None:
+            return 0
+    with ctx.db.write() as session:
+        starts = estimate_starts(session, slots)
+        throttled = session.scalars(
+            select(Task)
+            .where(Task.status == states.THROTTLED, Task.id.in_(list(starts)))
+            .with_for_update(skip_locked=True, of=Task)
+        )
+        changed = 0
+        for task in throttled:
+            new, old = round(starts[task.id]), task.estimated_time_to_start or 0.0
+            if abs(new - old) > max(2.0, 0.1 * old):
+                task.estimated_time_to_start = new
+                changed += 1
+        return changed

@@ -19,13 +19,14 @@ from sqlalchemy import select
 
 from taxiway.core.context import AppContext
 from taxiway.executors.base import Executor
-from taxiway.scheduler.claims import Work, claim_next, mark_throttled
+from taxiway.scheduler.claims import Work, claim_next, mark_throttled, refresh_estimates
 from taxiway.store.models import Task
 from taxiway.tasks import lifecycle, states
 
 log = logging.getLogger(__name__)
 
 REQUEUE_CHECK_SECONDS = 1.0
+ESTIMATE_REFRESH_SECONDS = 5.0  # how often queued tasks' times to start are re-estimated
 
 
 def new_owner_id() -> str:
@@ -41,6 +42,7 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="scheduler", daemon=True)
         self._last_requeue_check = 0.0
+        self._last_estimate = 0.0
         self._last_renewal: dict[tuple[str, int], float] = {}
 
     def start(self) -> None:
@@ -83,6 +85,10 @@ class Scheduler:
                 lifecycle.release(self.ctx, job.task_id, job.attempt)
         if self.executor.size:
             mark_throttled(self.ctx, self.executor.size)
+            now = time.monotonic()
+            if now - self._last_estimate >= ESTIMATE_REFRESH_SECONDS:
+                self._last_estimate = now
+                refresh_estimates(self.ctx, self.executor.size)
 
     def _watch_running(self) -> None:
         running = self.executor.in_flight()
