@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from support import Api, Server
+import httpx
+
+from support import API, Api, Server
 from taxiway.accounts.service import set_storage_quota
 
 EMAIL = "me@example.com"
@@ -126,3 +130,41 @@ def test_an_upload_and_everything_made_from_it_share_one_asset_group(server: Ser
     assert [a["id"] for a in api.http.get("/assets/", params={"assetGroupId": other["id"]}).json()] == [
         other["id"]
     ]
+
+
+def test_uploads_racing_for_the_last_room_never_exceed_the_quota(
+    make_server: Any, database_url: str, clip: Path
+) -> None:
+    server = make_server(workers=0, database_url=database_url)
+    api = server.new_user()
+    api.create_account(EMAIL)
+    size = api.upload(clip, "video/mp4")["fileSize"]
+    _quota(server, 2 * size + size // 2)  # room for one more, not two
+
+    def upload(_: int) -> int:
+        with httpx.Client(
+            base_url=api.base_url + API, headers={"Authorization": f"Bearer {api.token}"}
+        ) as http:
+            return http.post(
+                "/assets/", params={"name": "race.mp4"}, content=iter([clip.read_bytes()]),
+                headers={"Content-Type": "video/mp4"}, timeout=60,
+            ).status_code  # fmt: skip
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        codes = sorted(pool.map(upload, range(4)))
+    assert codes == [200, 413, 413, 413]
+    assert _used_bytes(api) <= 2 * size + size // 2
+
+
+def test_an_upload_is_found_by_its_sha256_while_its_account_lives(idle_server: Server, clip: Path) -> None:
+    api = idle_server.new_user()
+    api.create_account(EMAIL)
+    api.create_account("other@example.com")
+    asset = api.upload(clip, "video/mp4", email="other@example.com")
+    sha256 = hashlib.sha256(clip.read_bytes()).hexdigest()
+    assert asset["contentSha256"] == sha256
+    found = api.http.get("/assets/", params={"sha256": sha256.upper()}).json()
+    assert [a["id"] for a in found] == [asset["id"]]
+    assert api.http.get("/assets/", params={"sha256": "0" * 64}).json() == []
+    api.http.delete("/accounts/other@example.com")
+    assert api.http.get("/assets/", params={"sha256": sha256}).json() == []  # not reusable now

@@ -108,6 +108,7 @@ def test_expand_keeps_the_source_and_generates_around_it(
     body = {"videoAssetId": asset, "imageAssetId": image, "outpaint_aspect_ratio": "portrait", "seed": 7}
     task, out = _run(api, "gen3turbo/expand", body, tmp_path / "expand.mp4")
     assert (task["options"]["engine"], task["options"]["model"]) == ("wan-vace:tiny", "tiny")
+    assert task["options"]["outpaint_aspect_ratio"] == "3:5"
     info = probe_file(out, "video")
     width, height = generation_size(3, 5, 64)  # portrait: 3:5, as the contract shows
     assert (info.width, info.height) == (width, height) == (64, 112)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -220,8 +221,8 @@ def grant_credits(db: Database, email: str, amount: int, user_name: str | None =
 
 
 def set_storage_quota(db: Database, email: str, gigabytes: float, user_name: str | None = None) -> Account:
-    if gigabytes < 0:
-        raise BadRequest("a storage quota is a number of GB, 0 or more")
+    if not math.isfinite(gigabytes) or gigabytes < 0:
+        raise BadRequest(f"a storage quota is a number of GB, 0 or more, not {gigabytes}")
     with db.write() as session:
         account = _account_for_admin(session, email, user_name)
         account.storage_quota_bytes = round(gigabytes * GB)

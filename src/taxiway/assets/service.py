@@ -160,8 +160,10 @@ def list_assets(
         query = query.where(Asset.media_type == media_type)
     if group_id:
         query = query.where(Asset.group_id == group_id.strip().lower())
-    if sha256:
-        query = query.where(Asset.content_sha256 == sha256.strip().lower())
+    if sha256:  # "has it been uploaded?": only to accounts that can still use it
+        query = query.join(Account, Account.id == Asset.account_id).where(
+            Asset.content_sha256 == sha256.strip().lower(), Account.deleted_at.is_(None)
+        )
     if email:
         query = query.where(Asset.account_id == get_account(session, user_id, email).id)
     query = query.order_by(Asset.created_at.desc(), Asset.id).offset(offset).limit(limit)

@@ -131,7 +131,9 @@ def account_storage(
 ) -> None:
     """Set how much an account's assets (uploads and artifacts) may store: features.storageGB."""
     account = _run(lambda ctx: _accounts().set_storage_quota(ctx.db, email, gigabytes, user))
-    err.print(f"{account.email} may store {account.storage_quota_bytes / 10**9:g} GB")
+    from taxiway.accounts.storage import gb
+
+    err.print(f"{account.email} may store {gb(account.storage_quota_bytes)} GB")
 
 
 @db_app.command("upgrade")

@@ -46,10 +46,6 @@ def serve(
     uvicorn.run(api, host=host, port=port, log_level="info", proxy_headers=True)
 
 
-if __name__ == "__main__":
-    app()
-
-
 @app.command(rich_help_panel="Use a server")
 def sample(
     path: Annotated[Path, typer.Argument(help="Where to write the clip, e.g. holiday.mp4.")],
@@ -64,3 +60,7 @@ def sample(
         raise typer.Exit(1)
     write_sample_clip(path, seconds=seconds)
     typer.echo(str(path.absolute()))
+
+
+if __name__ == "__main__":
+    app()

@@ -14,7 +14,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, func, not_, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from taxiway.core.context import AppContext
@@ -153,6 +153,8 @@ def mark_throttled(ctx: AppContext, slots: int) -> int:
     with ctx.db.read() as session:
         if session.scalar(select(Task.id).where(Task.status == states.PENDING).limit(1)) is None:
             return 0  # the common case: no write lock taken
+        # Estimated outside the write transaction: it reads history, and writers wait for none of it.
+        starts = estimate_starts(session, slots)
     with ctx.db.write() as session:
         pending = list(
             session.scalars(
@@ -162,9 +164,6 @@ def mark_throttled(ctx: AppContext, slots: int) -> int:
                 .with_for_update(skip_locked=True, of=Task)
             )
         )
-        if not pending:
-            return 0
-        starts = estimate_starts(session, slots)
         for task in pending:
             task.status = states.THROTTLED
             task.estimated_time_to_start = round(starts.get(task.id, 0.0))
@@ -175,21 +174,29 @@ def mark_throttled(ctx: AppContext, slots: int) -> int:
 
 def refresh_estimates(ctx: AppContext, slots: int) -> int:
     """Re-estimate every THROTTLED task's time to start as the queue moves; only estimates that
-    moved by more than 2 s and 10 % are written. Returns how many were."""
+    moved by more than 2 s and 10 % are written (a short write, after the reading). Returns how
+    many were."""
     with ctx.db.read() as session:
-        if session.scalar(select(Task.id).where(Task.status == states.THROTTLED).limit(1)) is None:
-            return 0
-    with ctx.db.write() as session:
-        starts = estimate_starts(session, slots)
-        throttled = session.scalars(
-            select(Task)
-            .where(Task.status == states.THROTTLED, Task.id.in_(list(starts)))
-            .with_for_update(skip_locked=True, of=Task)
+        shown = dict(
+            session.execute(
+                select(Task.id, Task.estimated_time_to_start).where(Task.status == states.THROTTLED)
+            ).all()
         )
-        changed = 0
-        for task in throttled:
-            new, old = round(starts[task.id]), task.estimated_time_to_start or 0.0
-            if abs(new - old) > max(2.0, 0.1 * old):
-                task.estimated_time_to_start = new
-                changed += 1
-        return changed
+        if not shown:
+            return 0
+        starts = estimate_starts(session, slots)
+    moved = {
+        task_id: round(starts[task_id])
+        for task_id, old in shown.items()
+        if task_id in starts and abs(starts[task_id] - (old or 0.0)) > max(2.0, 0.1 * (old or 0.0))
+    }
+    if not moved:
+        return 0
+    with ctx.db.write() as session:
+        for task_id, seconds in moved.items():
+            session.execute(
+                update(Task)
+                .where(Task.id == task_id, Task.status == states.THROTTLED)
+                .values(estimated_time_to_start=seconds)
+            )
+    return len(moved)

@@ -1,9 +1,10 @@
 """The scheduler thread of a process that runs work: claim, renew leases, apply cancels, recover.
 
 Every tick it (1) re-queues tasks whose lease expired anywhere (a dead process or machine),
-(2) claims tasks for idle worker slots, (3) marks waiting tasks THROTTLED when every slot is
-busy, and (4) renews the leases of its own running attempts, stopping any attempt the database
-no longer gives it (cancelled by a user, or taken over after a lease expiry).
+(2) claims tasks for idle worker slots, (3) renews the leases of its own running attempts,
+stopping any attempt the database no longer gives it (cancelled by a user, or taken over after a
+lease expiry), and (4) marks waiting tasks THROTTLED when every slot is busy, with their
+estimated time to start (refreshed every few seconds).
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ class Scheduler:
             lifecycle.requeue_expired(self.ctx)
         self._claim()
         self._watch_running()
+        try:
+            self._throttle_and_estimate()
+        except Exception:  # an estimate is never worth a missed claim or lease renewal
+            log.exception("estimating times to start failed; trying again next tick")
 
     def _claim(self) -> None:
         none_waiting: set[Work] = set()  # kinds of work found empty this tick: not asked again
@@ -83,12 +88,16 @@ class Scheduler:
             if not slot.submit(job):
                 # The slot's process died between the check and the submit: give the task back.
                 lifecycle.release(self.ctx, job.task_id, job.attempt)
-        if self.executor.size:
-            mark_throttled(self.ctx, self.executor.size)
-            now = time.monotonic()
-            if now - self._last_estimate >= ESTIMATE_REFRESH_SECONDS:
-                self._last_estimate = now
-                refresh_estimates(self.ctx, self.executor.size)
+
+    def _throttle_and_estimate(self) -> None:
+        """Tasks no slot took become THROTTLED; waiting tasks' times to start follow the queue."""
+        if not self.executor.size:
+            return
+        mark_throttled(self.ctx, self.executor.size)
+        now = time.monotonic()
+        if now - self._last_estimate >= ESTIMATE_REFRESH_SECONDS:
+            self._last_estimate = now
+            refresh_estimates(self.ctx, self.executor.size)
 
     def _watch_running(self) -> None:
         running = self.executor.in_flight()

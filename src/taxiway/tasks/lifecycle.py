@@ -107,13 +107,19 @@ def complete(
             is_user_upload=False,
             task_id=task.id,
             extended_count=int(task.params.get("extended_count", 0)),
-            group_id=task.params.get("asset_group_id"),
+            group_id=task.params.get("asset_group_id") or _source_group(session, task),
             **artifact.asset_columns(),
         )
         session.add(asset)
         task.progress_ratio = 1.0
         _finish(ctx, session, task, states.SUCCEEDED)
         return True
+
+
+def _source_group(session: Session, task: Task) -> str | None:
+    """The input video's group, for a task admitted before groups were recorded in its params."""
+    video = session.get(Asset, (task.input_asset_ids or {}).get("video") or "")
+    return (video.group_id or video.id) if video is not None else None
 
 
 def fail_if_storage_full(ctx: AppContext, session: Session, task: Task) -> bool:

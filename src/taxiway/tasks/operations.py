@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from taxiway.core.fields import FieldSpec
+from taxiway.media.expand_layout import ASPECT_NAMES, ASPECTS
 
 EngineOperation = Literal["upscale", "video_to_video", "expand", "extend"]
 PriceClass = Literal["upscale", "gen3turbo", "gen3"]
@@ -174,7 +175,7 @@ OPERATIONS: dict[str, Operation] = {
                     "Output aspect ratio: landscape (5:3, as the hosted API renders it) or portrait "
                     "(3:5); 5:3, 3:5, 16:9 and 9:16 are accepted too.",
                     default="landscape",
-                    choices=("landscape", "portrait", "5:3", "3:5", "16:9", "9:16"),
+                    choices=(*ASPECT_NAMES, *ASPECTS),
                 ),
             ),
             summary="Expand (outpaint) a video to another aspect ratio.",

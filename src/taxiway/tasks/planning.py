@@ -188,7 +188,7 @@ def _plan_video_to_video(op: Operation, values: dict[str, Any], video: Asset, en
         "width": width,
         "height": height,
         "output_seconds": seconds,
-        "artifact_name": artifact_filename(name),
+        "artifact_name": artifact_filename(name_stem(name)),
     }
     return Plan(op, params, {"video": video}, seconds, name, options)
 

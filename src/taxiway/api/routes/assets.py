@@ -10,13 +10,14 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from taxiway.accounts.storage import check_room
+from taxiway.accounts.storage import StorageQuotaExceeded, check_room, used_bytes
 from taxiway.api.deps import Ctx, CurrentUser, RequestLinks
 from taxiway.assets import service
 from taxiway.assets.presenter import asset_json
 from taxiway.core import ids
 from taxiway.core.errors import BadRequest
 from taxiway.core.fields import FieldSpec, validate_fields
+from taxiway.store.models import Account
 
 router = APIRouter(tags=["assets"])
 
@@ -73,14 +74,15 @@ async def upload_asset(request: Request, ctx: Ctx, user: CurrentUser, links: Req
             "(TAXIWAY_MAX_UPLOAD_BYTES)"
         )
 
-    def pick_account() -> int:
+    def pick_account() -> tuple[Account, int]:
         with ctx.db.read() as session:
             account = service.choose_upload_account(session, user, query["email"])
             if declared and declared.isdigit():  # refused before a byte is stored, when it cannot fit
                 check_room(session, account, int(declared))
-            return account.id
+            return account, used_bytes(session, account.id)
 
-    account_id = await run_in_threadpool(pick_account)
+    account, used = await run_in_threadpool(pick_account)
+    account_id = account.id
     uploads = ctx.settings.scratch_dir / "uploads"
     uploads.mkdir(parents=True, exist_ok=True)
     upload = uploads / f"{ids.new_uuid()}.{extension}"
@@ -96,6 +98,8 @@ async def upload_asset(request: Request, ctx: Ctx, user: CurrentUser, links: Req
                         f"The file is larger than the upload limit of {_size_text(limit)} "
                         "(TAXIWAY_MAX_UPLOAD_BYTES)"
                     )
+                if used + received > account.storage_quota_bytes:  # known once it is received
+                    raise StorageQuotaExceeded(account, used, received, "This upload (so far)")
                 handle.write(chunk)
                 digest.update(chunk)
         if received == 0:

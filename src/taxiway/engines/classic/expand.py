@@ -1,8 +1,9 @@
-"""The classic expand (outpaint) engine: reframe a video to 16:9 or 9:16, filling the new area.
+"""The classic expand (outpaint) engine: reframe a video to 5:3 or 3:5 (or 16:9, 9:16), filling the
+new area.
 
 What it does, per frame, with no per-pixel Python (swscale, OpenCV and NumPy on whole planes):
 
-* canvas: the smallest 16:9 ("landscape") or 9:16 ("portrait") box that holds the upright source
+* canvas: the smallest 5:3 ("landscape") or 3:5 ("portrait") box (or 16:9, 9:16) holding the source
   at its own pixel size, scaled down with the picture if its long side would exceed 1920; a source
   already of the target ratio (within 1 %) keeps its size. See :mod:`taxiway.media.expand_layout`;
 * picture: the decoded frame, converted (and scaled if the canvas was capped) to yuv420p BT.709 by

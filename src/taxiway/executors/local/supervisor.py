@@ -211,7 +211,8 @@ class WorkerSlot:
             if not lifecycle.complete(
                 self.ctx, job.task_id, job.attempt, message.artifact, message.input_warnings
             ):
-                # A stale attempt: its files must not linger, and the newer attempt owns the task.
+                # Not recorded (a stale attempt, whose task a newer one owns, or an output over the
+                # account's storage quota, which failed the task): its files must not linger.
                 self.ctx.blobs.delete_prefix(job.output_prefix)
         elif message.cancelled:
             if self._stopping.is_set():

@@ -265,7 +265,8 @@ class RaySlot:
             if lifecycle.complete(self.ctx, job.task_id, job.attempt, done.artifact, done.input_warnings):
                 self._sweep_earlier_attempts(job)
             else:
-                # A stale attempt: its files must not linger, and the newer attempt owns the task.
+                # Not recorded (a stale attempt, whose task a newer one owns, or an output over the
+                # account's storage quota, which failed the task): its files must not linger.
                 self.ctx.blobs.delete_prefix(job.output_prefix)
         elif done.cancelled:
             if self._stopping.is_set():
