@@ -8,11 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from support import API, Api, Server
 from taxiway.accounts.service import set_storage_quota
 
 EMAIL = "me@example.com"
+
+
+@pytest.fixture
+def worker(make_server: Any) -> Server:
+    """A SQLite server that runs tasks (the quota's locking on PostgreSQL has its own race test)."""
+    return make_server()
 
 
 def _files(server: Server) -> list[Path]:
@@ -86,7 +93,8 @@ def _task_with_quota(server: Server, clip: Path, room: int) -> tuple[Api, dict[s
     return api, asset, api.wait(task["taskId"])
 
 
-def test_an_artifact_over_the_quota_fails_the_task_and_refunds_it(server: Server, clip: Path) -> None:
+def test_an_artifact_over_the_quota_fails_the_task_and_refunds_it(worker: Server, clip: Path) -> None:
+    server = worker
     api, asset, task = _task_with_quota(server, clip, room=1000)  # 1 kB: no 4K video fits
     assert task["status"] == "FAILED"
     assert task["error"]["reason"] == "STORAGE_QUOTA_EXCEEDED"
@@ -97,7 +105,8 @@ def test_an_artifact_over_the_quota_fails_the_task_and_refunds_it(server: Server
     assert not list((server.ctx.settings.resolved_blob_dir / "artifacts").rglob("*.mp4"))
 
 
-def test_a_task_on_a_full_account_fails_before_it_runs(server: Server, clip: Path) -> None:
+def test_a_task_on_a_full_account_fails_before_it_runs(worker: Server, clip: Path) -> None:
+    server = worker
     api, _asset, task = _task_with_quota(server, clip, room=0)
     assert task["status"] == "FAILED"
     assert task["error"]["reason"] == "STORAGE_QUOTA_EXCEEDED"
@@ -106,7 +115,8 @@ def test_a_task_on_a_full_account_fails_before_it_runs(server: Server, clip: Pat
     assert api.http.get("/features").json()["used"]["numPlanCredits"] == 0
 
 
-def test_an_upload_and_everything_made_from_it_share_one_asset_group(server: Server, clip: Path) -> None:
+def test_an_upload_and_everything_made_from_it_share_one_asset_group(worker: Server, clip: Path) -> None:
+    server = worker
     api = server.new_user()
     api.create_account(EMAIL)
     source = api.upload(clip, "video/mp4", name="holiday.mp4")
