@@ -34,6 +34,7 @@ def test_expand_shows_the_ratio_it_renders(
         body["outpaint_aspect_ratio"] = requested
     task = api.create("gen3turbo/expand", body).json()
     assert task["options"]["outpaint_aspect_ratio"] == shown
+    assert task["options"]["seconds"] == 2 and isinstance(task["options"]["seconds"], int)  # the clip's 2 s
 
 
 def test_every_new_task_has_a_numeric_time_to_start_and_the_accounts_reply_url(

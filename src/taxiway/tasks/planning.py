@@ -197,7 +197,9 @@ def _plan_expand(op: Operation, values: dict[str, Any], video: Asset, image: Ass
     duration = _duration(video)
     requested = values["seconds"]
     seconds = min(float(requested), duration) if requested else min(duration, EXPAND_DEFAULT_MAX_SECONDS)
-    values = values | {"seconds": requested if requested else round(seconds, 3)}
+    # Echoed as the page shows it: a whole number of seconds is an integer (5, not 5.0).
+    shown = round(seconds, 3)
+    values = values | {"seconds": requested if requested else int(shown) if shown.is_integer() else shown}
     name = f"Expanded {video.name}"
     # The contract's responses show the ratio ("5:3" for landscape), and the engines get it too.
     ratio = aspect_ratio(values["outpaint_aspect_ratio"])
