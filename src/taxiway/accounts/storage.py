@@ -47,14 +47,18 @@ class StorageQuotaExceeded(ApiError):
         )
 
 
+def check_fits(account: Account, used: int, adding: int, what: str = "This upload") -> None:
+    """Raise StorageQuotaExceeded unless ``adding`` more bytes fit beside the ``used`` ones."""
+    if used + adding > account.storage_quota_bytes:
+        raise StorageQuotaExceeded(account, used, adding, what)
+
+
 def check_room(session: Session, account: Account, adding: int, what: str = "This upload") -> None:
     """Raise StorageQuotaExceeded unless ``adding`` more bytes fit in ``account``'s quota.
 
     The caller holds the account's row lock, so two files cannot both take the last room.
     """
-    used = used_bytes(session, account.id)
-    if used + adding > account.storage_quota_bytes:
-        raise StorageQuotaExceeded(account, used, adding, what)
+    check_fits(account, used_bytes(session, account.id), adding, what)
 
 
 def lock_account(session: Session, account_id: int) -> Account:

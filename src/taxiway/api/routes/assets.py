@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from taxiway.accounts.storage import StorageQuotaExceeded, check_room, used_bytes
+from taxiway.accounts.storage import check_fits, used_bytes
 from taxiway.api.deps import Ctx, CurrentUser, RequestLinks
 from taxiway.assets import service
 from taxiway.assets.presenter import asset_json
@@ -77,9 +77,10 @@ async def upload_asset(request: Request, ctx: Ctx, user: CurrentUser, links: Req
     def pick_account() -> tuple[Account, int]:
         with ctx.db.read() as session:
             account = service.choose_upload_account(session, user, query["email"])
+            used = used_bytes(session, account.id)
             if declared and declared.isdigit():  # refused before a byte is stored, when it cannot fit
-                check_room(session, account, int(declared))
-            return account, used_bytes(session, account.id)
+                check_fits(account, used, int(declared))
+            return account, used
 
     account, used = await run_in_threadpool(pick_account)
     account_id = account.id
@@ -98,8 +99,7 @@ async def upload_asset(request: Request, ctx: Ctx, user: CurrentUser, links: Req
                         f"The file is larger than the upload limit of {_size_text(limit)} "
                         "(TAXIWAY_MAX_UPLOAD_BYTES)"
                     )
-                if used + received > account.storage_quota_bytes:  # known once it is received
-                    raise StorageQuotaExceeded(account, used, received, "This upload (so far)")
+                check_fits(account, used, received, "This upload (so far)")  # else known once received
                 handle.write(chunk)
                 digest.update(chunk)
         if received == 0:
