@@ -172,11 +172,15 @@ def test_a_cancel_stops_a_running_generation_at_the_next_step(server: Server, ap
     api.wait_running_with_progress(task_id)  # denoising has begun
     task = api.task(task_id)
     assert "40 window(s) × 200 steps" in task["progressText"] and task["progressRatio"] < 0.9
-    started = time.monotonic()
+    executor = server.app.state.executor
+    workers = [slot.pid for slot in executor.slots]
     assert api.http.delete(f"/tasks/{task_id}").json()["status"] == "CANCELLED"
-    while server.app.state.executor.in_flight():
-        assert time.monotonic() - started < 5, "the worker did not stop"
+    started = time.monotonic()
+    while executor.in_flight():
+        assert time.monotonic() - started < 30, "the worker did not stop"
         time.sleep(0.05)
+    # Stopped by itself at a step, not killed after the cancel grace: the same processes serve on.
+    assert [slot.pid for slot in executor.slots] == workers
     assert api.task(task_id)["artifacts"] == []
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from support import Server
 from taxiway.accounts.service import set_plan
+from taxiway.scheduler import claims
 from taxiway.scheduler.claims import claim_next, mark_throttled
 from taxiway.store.models import Task
 
@@ -51,3 +54,30 @@ def test_waiting_tasks_become_throttled_with_an_estimate(idle_server: Server, cl
     # A THROTTLED task is still claimable.
     job = claim_next(idle_server.ctx, "test")
     assert job is not None and job.task_id == ids[0]
+
+
+def test_a_task_created_while_the_queue_is_estimated_waits_for_its_own_estimate(
+    idle_server: Server, clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = idle_server.new_user()
+    api.create_account(max_jobs=10)
+    asset = api.upload(clip, "video/mp4")["assetId"]
+    first = api.create("gen3alpha/upscale", {"assetId": asset}).json()["id"]
+    late: list[str] = []
+    estimate = claims.estimate_starts
+
+    def estimate_then_create(*args: Any, **kwargs: Any) -> dict[str, float]:
+        starts = estimate(*args, **kwargs)
+        # A task arriving between the reading and the write (what a busy API server does).
+        late.append(api.create("gen3alpha/upscale", {"assetId": asset}).json()["id"])
+        return starts
+
+    monkeypatch.setattr(claims, "estimate_starts", estimate_then_create)
+    # The late task is not marked with a made-up 0: it is left PENDING for the next tick.
+    assert mark_throttled(idle_server.ctx, slots=1) == 1
+    assert api.task(first)["status"] == "THROTTLED"
+    assert api.task(late[0])["status"] == "PENDING"
+    monkeypatch.setattr(claims, "estimate_starts", estimate)
+    assert mark_throttled(idle_server.ctx, slots=1) == 1
+    shown = api.task(late[0])  # behind the first task, 60 s per task before any history
+    assert shown["status"] == "THROTTLED" and shown["estimatedTimeToStartSeconds"] == 60

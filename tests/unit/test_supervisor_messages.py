@@ -1,12 +1,16 @@
-"""The local supervisor reads its child's pipe: a result is never queued behind stale progress."""
+"""The local supervisor reads its child's pipe: a result is never queued behind stale progress,
+nor killed as an ignored cancel while it waits to be read."""
 
 from __future__ import annotations
 
 import multiprocessing
+import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from taxiway.core.settings import Settings
 from taxiway.executors.local.supervisor import WorkerSlot
 from taxiway.scheduler.claims import ClaimedTask
 from taxiway.tasks import lifecycle
@@ -41,3 +45,28 @@ def test_a_backlog_of_progress_is_coalesced_and_a_queued_result_handled_at_once(
     slot._pump_messages()
     assert writes[1:] == [("fail", "ENGINE_FAILED")]
     assert slot.in_flight() is None
+
+
+def test_a_result_waiting_in_the_pipe_past_the_cancel_grace_is_taken_not_killed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The pump was held up (a slow progress write) while the child stopped as asked: when the
+    supervisor comes back after the grace, the JobDone in the pipe wins over the kill."""
+    killed: list[bool] = []
+    slot = WorkerSlot(ctx=SimpleNamespace(settings=Settings()), index=0)  # type: ignore[arg-type]
+    monkeypatch.setattr(slot, "_kill_child", lambda: killed.append(True))
+    parent, child = multiprocessing.Pipe()
+    slot._conn = parent
+    slot._job = ClaimedTask("t", 1, "upscale", {}, {})
+    slot._job_started = time.monotonic()
+    slot._cancel_sent_at = time.monotonic() - Settings().cancel_grace_seconds - 1
+    child.send(JobProgress("t", 1, 0.3, None))
+    child.send(JobDone("t", 1, cancelled=True))
+    slot._enforce_deadlines()
+    assert killed == [] and slot.in_flight() is None
+
+    # Nothing in the pipe: the cancel was ignored, the child is killed.
+    slot._job = ClaimedTask("t", 2, "upscale", {}, {})
+    slot._cancel_sent_at = time.monotonic() - Settings().cancel_grace_seconds - 1
+    slot._enforce_deadlines()
+    assert killed == [True] and slot.in_flight() is None

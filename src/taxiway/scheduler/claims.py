@@ -155,18 +155,22 @@ def mark_throttled(ctx: AppContext, slots: int) -> int:
             return 0  # the common case: no write lock taken
         # Estimated outside the write transaction: it reads history, and writers wait for none of it.
         starts = estimate_starts(session, slots)
+    if not starts:
+        return 0
     with ctx.db.write() as session:
+        # Only tasks that were estimated: one created since the reading waits for the next tick
+        # rather than showing a time to start of 0.
         pending = list(
             session.scalars(
                 select(Task)
-                .where(Task.status == states.PENDING)
+                .where(Task.status == states.PENDING, Task.id.in_(starts))
                 .order_by(Task.created_at)
                 .with_for_update(skip_locked=True, of=Task)
             )
         )
         for task in pending:
             task.status = states.THROTTLED
-            task.estimated_time_to_start = round(starts.get(task.id, 0.0))
+            task.estimated_time_to_start = round(starts[task.id])
             task.updated_at = utcnow()
             enqueue_task_event(session, ctx.links(), task, terminal=False)
         return len(pending)

@@ -170,26 +170,32 @@ class WorkerSlot:
         engine those can fall behind the child's few per second, and a result queued behind a
         backlog would wait (a cancelled job would even outlive its grace and be killed).
         """
+        latest = self._drain(POLL_SECONDS)
+        if latest is not None:
+            self._on_progress(latest)
+
+    def _drain(self, timeout: float) -> JobProgress | None:
+        """Read the pipe until it is empty (waiting up to ``timeout`` for a first message); a
+        result is handled at once, progress only returned, the latest of it."""
         conn = self._conn
         if conn is None:
-            return
+            return None
         latest: JobProgress | None = None
         try:
-            ready = conn.poll(POLL_SECONDS)
+            ready = conn.poll(timeout)
             while ready:
                 message = conn.recv()
                 if isinstance(message, JobDone):
                     self._on_done(message)
-                    return
+                    return None
                 if isinstance(message, JobProgress):
                     latest = message
                 ready = conn.poll(0)
         except (EOFError, OSError):
             assert self._process is not None
             self._process.join(5)
-            return
-        if latest is not None:
-            self._on_progress(latest)
+            return None
+        return latest
 
     def _current(self, task_id: str, attempt: int) -> ClaimedTask | None:
         job = self._job
@@ -236,7 +242,19 @@ class WorkerSlot:
             return
         now = time.monotonic()
         limit = self.ctx.settings.task_time_limit_seconds
-        if now - self._job_started > limit:
+        over_time = now - self._job_started > limit
+        ignored_cancel = (
+            self._cancel_sent_at is not None
+            and now - self._cancel_sent_at > self.ctx.settings.cancel_grace_seconds
+        )
+        if not (over_time or ignored_cancel):
+            return
+        # A result may be in the pipe already (the pump waits on progress writes, and a slow
+        # database makes it late): it is taken, not killed.
+        self._drain(0)
+        if self._job is not job:
+            return
+        if over_time:
             log.warning("task %s exceeded the time limit; killing its worker", job.task_id)
             self._kill_child()
             lifecycle.fail(
@@ -248,10 +266,7 @@ class WorkerSlot:
                 "TIME_LIMIT",
             )
             self._forget_job()
-        elif (
-            self._cancel_sent_at is not None
-            and now - self._cancel_sent_at > self.ctx.settings.cancel_grace_seconds
-        ):
+        else:
             log.warning("task %s ignored its cancel; killing its worker", job.task_id)
             self._kill_child()
             if self._stopping.is_set():
