@@ -36,6 +36,8 @@ def test_signed_callbacks_on_every_status_change(
         verify(secret, headers, body + b" ")
     with pytest.raises(InvalidSignature):
         verify("whsec_" + "A" * 44, headers, body)
+    with pytest.raises(InvalidSignature):  # a hostile header is a bad signature, not a TypeError
+        verify(secret, headers | {"webhook-signature": "v1,é"}, body)
 
 
 def test_terminal_callback_is_retried_until_delivered(

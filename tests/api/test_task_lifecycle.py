@@ -75,6 +75,22 @@ def test_tampered_or_expired_links_are_refused(idle_server: Server, clip: Path) 
     assert response.json()["error"].startswith("This link is invalid or has expired")
     expired = url.split("?")[0] + "?expires=1&signature=abc"
     assert httpx.get(expired).status_code == 403
+    # Malformed signatures and expiries: the same 403 in the contract's shape, never a 500.
+    base, query = url.split("?")
+    good_expiry = dict(part.split("=", 1) for part in query.split("&"))["expires"]
+    for hostile in (
+        f"expires={good_expiry}&signature=%C3%A9",
+        f"expires={good_expiry}&signature=%00%FF",
+        f"expires={good_expiry}&signature={'A' * 5000}",
+        "expires=soon&signature=abc",
+        f"expires={'9' * 400}&signature=abc",
+        "expires=-1&signature=",
+        "signature=abc",
+        "",
+    ):
+        response = httpx.get(f"{base}?{hostile}")
+        assert response.status_code == 403, (hostile, response.text)
+        assert response.json()["code"] == 403
 
 
 def test_cancel_a_running_task_stops_it_and_refunds(server: Server, api: Api, media_dir: Path) -> None:

@@ -46,8 +46,16 @@ class LinkSigner:
         expires = int((now + self.ttl_seconds) // 3600 + 1) * 3600
         return expires, self._signature(key, expires)
 
-    def verify(self, key: str, expires: int, signature: str, now: float | None = None) -> bool:
+    def verify(self, key: str, expires: str | int, signature: str, now: float | None = None) -> bool:
+        """Whether ``signature`` signs ``key`` until ``expires`` (as sent in the link's query string;
+        anything malformed is simply not valid)."""
         now = time.time() if now is None else now
-        if expires < now:
+        try:
+            expires_at = int(expires)
+        except ValueError:
             return False
-        return hmac.compare_digest(self._signature(key, expires), signature)
+        if expires_at < now:
+            return False
+        # As bytes: compare_digest refuses non-ASCII strings, and a query string can hold anything.
+        sent = signature.encode("utf-8", "replace")
+        return hmac.compare_digest(self._signature(key, expires_at).encode(), sent)

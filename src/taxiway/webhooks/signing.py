@@ -52,5 +52,7 @@ def verify(secret: str, headers: dict[str, str], body: bytes, *, now: float | No
     if abs(now - timestamp) > TOLERANCE_SECONDS:
         raise InvalidSignature("timestamp outside the tolerated window")
     expected = sign(secret, message_id, timestamp, body)
-    if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
+    # As bytes: compare_digest refuses non-ASCII strings, and headers can hold anything.
+    sent = [candidate.encode("utf-8", "replace") for candidate in signatures]
+    if not any(hmac.compare_digest(expected.encode(), candidate) for candidate in sent):
         raise InvalidSignature("no signature matches")

@@ -19,7 +19,7 @@ router = APIRouter(tags=["files"])
 
 @router.get("/files/{key:path}", summary="Download an asset file (signed link).")
 @router.head("/files/{key:path}", include_in_schema=False)
-def download(key: str, ctx: Ctx, expires: int = 0, signature: str = "") -> FileResponse:
+def download(key: str, ctx: Ctx, expires: str = "", signature: str = "") -> FileResponse:
     blobs = ctx.blobs
     if not isinstance(blobs, LocalBlobStore):
         raise NotFound("This server keeps files in object storage; use the url of the asset or task instead.")
