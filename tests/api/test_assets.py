@@ -81,6 +81,22 @@ def test_other_containers_are_accepted(user: Api, media_dir: Path) -> None:
         assert asset["metadata"]["hasAudio"] is True
 
 
+def test_a_mislabelled_upload_is_stored_and_served_as_what_it_holds(
+    user: Api, clip: Path, media_dir: Path
+) -> None:
+    mkv = make_video(media_dir / "really.mkv", width=160, height=90, seconds=1.0, fps=12)
+    for path, declared, served, extension in (
+        (clip, "video/x-msvideo", "video/mp4", ".mp4"),  # MP4 bytes sent as AVI
+        (mkv, "video/mp4", "video/x-matroska", ".mkv"),
+    ):
+        asset = user.upload(path, declared)
+        assert asset["url"].split("?")[0].endswith(f"/source{extension}"), asset["url"]
+        response = httpx.get(asset["url"])
+        assert response.status_code == 200
+        assert response.headers["content-type"] == served
+        assert response.content == path.read_bytes()
+
+
 def test_delete_asset(user: Api, clip: Path) -> None:
     asset = user.upload(clip, "video/mp4")
     task = user.create("gen3alpha/upscale", {"assetId": asset["assetId"]}).json()
@@ -101,8 +117,8 @@ def test_delete_asset(user: Api, clip: Path) -> None:
 
 def test_refused_content_types(user: Api, clip: Path) -> None:
     assert upload_error(user, clip.read_bytes(), None).startswith(
-        "A Content-Type header is not supported for assets; "
-        "send the file as the raw body with one of: video/mp4"
+        "A Content-Type header is required: send the file as the raw body with its media type, "
+        "one of: video/mp4"
     )
     assert upload_error(user, b"x", "audio/mpeg").startswith(
         "Content-Type 'audio/mpeg' is not supported for assets"

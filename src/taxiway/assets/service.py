@@ -36,11 +36,15 @@ MAX_NAME_LENGTH = 500
 def parse_content_type(header: str | None) -> tuple[str, MediaKind, str]:
     """(content type, kind, extension) of an upload's Content-Type header, or a clear 400."""
     content_type = (header or "").split(";")[0].strip().lower()
-    if content_type not in CONTENT_TYPES:
-        shown = f"Content-Type {content_type!r}" if content_type else "A Content-Type header"
+    if not content_type:
         raise BadRequest(
-            f"{shown} is not supported for assets; send the file as the raw body with one of: "
-            + ", ".join(CONTENT_TYPES)
+            "A Content-Type header is required: send the file as the raw body with its media type, one "
+            "of: " + ", ".join(CONTENT_TYPES)
+        )
+    if content_type not in CONTENT_TYPES:
+        raise BadRequest(
+            f"Content-Type {content_type!r} is not supported for assets; send the file as the raw body "
+            "with one of: " + ", ".join(CONTENT_TYPES)
         )
     kind, extension = CONTENT_TYPES[content_type]
     return content_type, kind, extension
@@ -100,7 +104,6 @@ def create_uploaded_asset(
                 user_id=user_id,
                 account_id=account_id,
                 name=name,
-                content_type=content_type,
                 is_user_upload=True,
                 group_id=asset_id,  # an upload starts its own group
                 content_sha256=sha256,

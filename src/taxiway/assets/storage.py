@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from taxiway.blobs.base import BlobStore
+from taxiway.media.formats import FORMATS
 from taxiway.media.previews import make_previews
 from taxiway.media.probe import MediaInfo, MediaKind, probe_file
 
@@ -20,11 +21,13 @@ class StoredMedia:
     blob_key: str
     preview_keys: list[str]
     size: int
+    content_type: str  # of what the file holds, whatever was declared
 
     def asset_columns(self) -> dict[str, Any]:
         """The asset row's columns that describe the stored media."""
         return {
             "media_type": self.info.kind,
+            "content_type": self.content_type,
             "blob_key": self.blob_key,
             "preview_keys": self.preview_keys,
             "file_size": self.size,
@@ -47,7 +50,8 @@ def store_media(
     scratch_dir: Path,
     max_pixels: int,
 ) -> StoredMedia:
-    """Probe `source` (MediaError if unusable), store previews, then the file (which is consumed)."""
+    """Probe `source` (MediaError if unusable), store previews, then the file (which is consumed)
+    under the extension of the container it holds."""
     info = probe_file(source, kind, content_type, max_pixels=max_pixels)
     with tempfile.TemporaryDirectory(dir=scratch_dir) as preview_dir:
         preview_keys = []
@@ -55,6 +59,7 @@ def store_media(
             key = f"{key_prefix}/preview-{index}.jpg"
             blobs.put_file(key, preview)
             preview_keys.append(key)
-    blob_key = f"{key_prefix}/{basename}{source.suffix or '.bin'}"
+    content_type, extension = FORMATS.get(info.container, (content_type, source.suffix.lstrip(".")))
+    blob_key = f"{key_prefix}/{basename}.{extension or 'bin'}"
     size = blobs.put_file(blob_key, source)
-    return StoredMedia(info, blob_key, preview_keys, size)
+    return StoredMedia(info, blob_key, preview_keys, size, content_type or "application/octet-stream")

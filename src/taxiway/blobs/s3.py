@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mimetypes
 import os
 import tempfile
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from taxiway.blobs.base import BlobNotFound, BlobStoreUnavailable, check_key
+from taxiway.media.formats import content_type_of
 
 # S3 refuses presigned links that live longer than seven days (SigV4's limit).
 MAX_LINK_SECONDS = 7 * 24 * 3600
@@ -148,7 +148,7 @@ class S3BlobStore:
 
     def put_file(self, key: str, source: Path) -> int:
         size = source.stat().st_size
-        content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
+        content_type = content_type_of(key)
         # upload_file switches to a parallel multipart upload above the threshold.
         self.client.upload_file(
             str(source),

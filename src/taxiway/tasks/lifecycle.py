@@ -103,7 +103,6 @@ def complete(
             user_id=task.user_id,
             account_id=task.account_id,
             name=task.params.get("artifact_name") or f"{task.name}.mp4",
-            content_type="video/mp4",
             is_user_upload=False,
             task_id=task.id,
             extended_count=int(task.params.get("extended_count", 0)),

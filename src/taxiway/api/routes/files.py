@@ -5,14 +5,13 @@ Only the local blob backend is served here; an S3 store hands out presigned link
 
 from __future__ import annotations
 
-import mimetypes
-
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from taxiway.api.deps import Ctx
 from taxiway.blobs.local import LocalBlobStore
 from taxiway.core.errors import ApiError, NotFound
+from taxiway.media.formats import content_type_of
 
 router = APIRouter(tags=["files"])
 
@@ -31,5 +30,5 @@ def download(key: str, ctx: Ctx, expires: str = "", signature: str = "") -> File
         raise NotFound() from None
     if not path.is_file():
         raise NotFound("The file no longer exists (its asset was deleted).")
-    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    media_type = content_type_of(path.name)
     return FileResponse(path, media_type=media_type)
