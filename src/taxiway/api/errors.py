@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from taxiway.core.disk import full_disk_error, is_disk_full
 from taxiway.core.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -38,5 +39,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_disk_full(exc):  # the operator's problem, said as such: not a 500
+            log.error("%s %s: a disk is full: %s", request.method, request.url.path, exc)
+            full = full_disk_error(request.app.state.ctx.settings)
+            return JSONResponse(full.body(), status_code=full.status)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "Internal server error; the server log has the details.")

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=2 * 1024**3, gt=0)
     max_video_pixels: int = Field(default=8192 * 8192, gt=0)
     signed_url_ttl_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+    # Under this much free space (MB) on a local store (scratch, local files, SQLite), uploads and new
+    # tasks are refused with 507 before they start; /health reports each store. 0: no floor.
+    min_free_disk_mb: int = Field(default=500, ge=0)
     # Key for signing download links; several API servers must share one. Empty: <data_dir>/secret.key.
     secret_key: str = ""
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from taxiway.assets.storage import StoredMedia, store_media
 from taxiway.blobs.base import BlobNotFound, BlobStore
+from taxiway.core.disk import StorageFull, full_disk_error, is_disk_full
 from taxiway.core.settings import Settings
 from taxiway.engines.base import Engine, EngineError, EngineJob, StopRequested
 from taxiway.engines.catalog import UnknownModel, choose
@@ -84,36 +85,30 @@ class JobRunner:
             log.info("unloaded %s to make room for another model", name)
 
     def run(self, job: ClaimedTask, report: ReportProgress, stop_requested: Callable[[], bool]) -> JobDone:
-        jobs_dir = self.settings.scratch_dir / "jobs"
-        jobs_dir.mkdir(parents=True, exist_ok=True)
-        work_dir = Path(tempfile.mkdtemp(prefix=f"{job.task_id}-{job.attempt}-", dir=jobs_dir))
         progress = _ThrottledProgress(report, stop_requested)
         warnings = InputWarnings(on_change=progress.note)
+        work_dir: Path | None = None
 
         def done(**outcome: Any) -> JobDone:
             return JobDone(job.task_id, job.attempt, input_warnings=tuple(warnings.messages), **outcome)
 
         try:
+            jobs_dir = self.settings.scratch_dir / "jobs"
+            jobs_dir.mkdir(parents=True, exist_ok=True)
+            work_dir = Path(tempfile.mkdtemp(prefix=f"{job.task_id}-{job.attempt}-", dir=jobs_dir))
             return done(artifact=self._run(job, work_dir, progress, warnings))
         except StopRequested:
             return done(cancelled=True)
-        except EngineError as exc:
-            return done(error=str(exc), reason=exc.reason)
-        except MediaError as exc:
-            return done(error=f"The input could not be used: {exc}", reason="INVALID_INPUT")
-        except BlobNotFound as exc:
-            return done(
-                error=f"An input file is missing from storage ({exc}); was the asset deleted?",
-                reason="INPUT_MISSING",
-            )
         except Exception as exc:
-            log.exception("task %s attempt %s failed inside the engine", job.task_id, job.attempt)
-            return done(
-                error=f"Internal error while running {job.operation}: {type(exc).__name__}: {exc}",
-                reason="INTERNAL_ERROR",
-            )
+            if not is_disk_full(exc):
+                return done(**_failure(job, exc))
+            # Told apart from bad input (FFmpeg reports it as an encoding error): the operator's to fix.
+            log.error("task %s attempt %s: a disk is full: %s", job.task_id, job.attempt, exc)
+            full = full_disk_error(self.settings, "The task", database=False)
+            return done(error=full.message, reason=StorageFull.REASON)
         finally:
-            shutil.rmtree(work_dir, ignore_errors=True)
+            if work_dir is not None:
+                shutil.rmtree(work_dir, ignore_errors=True)
 
     def _run(
         self, job: ClaimedTask, work_dir: Path, progress: _ThrottledProgress, warnings: InputWarnings
@@ -161,6 +156,24 @@ class JobRunner:
             raise EngineError(
                 f"The {engine.name} engine produced an unreadable output: {exc}", "INTERNAL_ERROR"
             ) from exc
+
+
+def _failure(job: ClaimedTask, exc: Exception) -> dict[str, str]:
+    """The error and reason an attempt that raised ``exc`` reports."""
+    if isinstance(exc, EngineError):
+        return {"error": str(exc), "reason": exc.reason}
+    if isinstance(exc, MediaError):
+        return {"error": f"The input could not be used: {exc}", "reason": "INVALID_INPUT"}
+    if isinstance(exc, BlobNotFound):
+        return {
+            "error": f"An input file is missing from storage ({exc}); was the asset deleted?",
+            "reason": "INPUT_MISSING",
+        }
+    log.exception("task %s attempt %s failed inside the engine", job.task_id, job.attempt, exc_info=exc)
+    return {
+        "error": f"Internal error while running {job.operation}: {type(exc).__name__}: {exc}",
+        "reason": "INTERNAL_ERROR",
+    }
 
 
 class _ThrottledProgress:

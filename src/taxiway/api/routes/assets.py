@@ -15,6 +15,7 @@ from taxiway.api.deps import Ctx, CurrentUser, RequestLinks
 from taxiway.assets import service
 from taxiway.assets.presenter import asset_json
 from taxiway.core import ids
+from taxiway.core.disk import check_floor, full_disk_error, is_disk_full
 from taxiway.core.errors import BadRequest
 from taxiway.core.fields import FieldSpec, validate_fields
 from taxiway.store.models import Account
@@ -66,6 +67,7 @@ def _size_text(size: int) -> str:
 async def upload_asset(request: Request, ctx: Ctx, user: CurrentUser, links: RequestLinks) -> dict[str, Any]:
     query = validate_fields(UPLOAD_FIELDS, dict(request.query_params), ignore_unknown=True)
     content_type, kind, extension = service.parse_content_type(request.headers.get("content-type"))
+    check_floor(ctx.settings)
     limit = ctx.settings.max_upload_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
@@ -124,6 +126,10 @@ async def upload_asset(request: Request, ctx: Ctx, user: CurrentUser, links: Req
         return await run_in_threadpool(create)
     except ClientDisconnect:
         raise BadRequest("The upload was interrupted before the whole file arrived") from None
+    except Exception as exc:
+        if is_disk_full(exc):  # the partial file goes (below) and the server carries on
+            raise full_disk_error(ctx.settings, "The upload") from None
+        raise
     finally:
         with contextlib.suppress(OSError):
             upload.unlink(missing_ok=True)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
 from taxiway.api.deps import Ctx, CurrentUser, RequestLinks, read_body
+from taxiway.core.disk import check_floor
 from taxiway.core.fields import object_schema
 from taxiway.tasks.admission import admit_task
 from taxiway.tasks.operations import OPERATIONS, Operation
@@ -21,6 +22,7 @@ _ERRORS = {
     404: {"description": "An input asset does not exist (or is not yours)."},
     412: {"description": "Not enough credits, or exploreMode without the unlimited plan."},
     429: {"description": "The account already runs maxJobs tasks; runningTasks lists them."},
+    507: {"description": "The server's disk is under its free-space floor (TAXIWAY_MIN_FREE_DISK_MB)."},
 }
 
 
@@ -31,6 +33,7 @@ def _add_operation(op: Operation) -> None:
         body = await read_body(request)
 
         def admit() -> dict[str, Any]:
+            check_floor(ctx.settings)  # a task must not start on a disk that is about to fill
             task = admit_task(ctx, user, op, body)
             with ctx.db.read() as session:
                 return task_json(load_view(session, task), links)

@@ -10,12 +10,13 @@ from sqlalchemy import text
 
 from taxiway import __version__
 from taxiway.api.deps import Ctx, CurrentUser
+from taxiway.core.disk import disk_report
 from taxiway.store.models import User
 
 router = APIRouter(tags=["system"])
 
 
-@router.get("/health", summary="Liveness, database reachability and worker slots.")
+@router.get("/health", summary="Liveness, database reachability, free disk space and worker slots.")
 def health(request: Request, ctx: Ctx) -> JSONResponse:
     try:
         with ctx.db.read() as session:
@@ -24,10 +25,14 @@ def health(request: Request, ctx: Ctx) -> JSONResponse:
     except Exception as exc:
         database = f"unreachable: {type(exc).__name__}"
     executor = getattr(request.app.state, "executor", None)
+    disk = disk_report(ctx.settings)
+    # Under the floor the server still serves what it has (200) but refuses uploads and new tasks.
+    under_floor = any(isinstance(store, dict) and store["underFloor"] for store in disk.values())
     body: dict[str, Any] = {
-        "status": "ok" if database == "ok" else "degraded",
+        "status": "ok" if database == "ok" and not under_floor else "degraded",
         "version": __version__,
         "database": database,
+        "disk": disk,
         "executor": ctx.settings.executor,
         "workers": {
             "slots": executor.size if executor else 0,

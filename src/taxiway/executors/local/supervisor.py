@@ -131,8 +131,12 @@ class WorkerSlot:
             if self._stopping.is_set() and self.in_flight() is None:
                 self._shutdown_child()
                 return
-            self._pump_messages()
-            self._enforce_deadlines()
+            try:
+                self._pump_messages()
+                self._enforce_deadlines()
+            except Exception:  # a database error must not end the slot's supervision
+                log.exception("worker slot %s: supervising failed; carrying on", self.name)
+                time.sleep(1.0)
 
     def _spawn(self) -> bool:
         context = multiprocessing.get_context("spawn")
@@ -213,6 +217,20 @@ class WorkerSlot:
         job = self._current(message.task_id, message.attempt)
         if job is None:
             return
+        try:
+            self._record(job, message)
+        except Exception:
+            # Not recorded (the database unreachable or its disk full): the slot serves on, the
+            # attempt's lease runs out and the task runs again; an unrecorded output must not linger.
+            log.exception("task %s attempt %s: its result could not be recorded", job.task_id, job.attempt)
+            if message.artifact is not None:
+                self.ctx.blobs.delete_prefix(job.output_prefix)
+        finally:
+            with self._lock:
+                self._job = None
+                self._cancel_sent_at = None
+
+    def _record(self, job: ClaimedTask, message: JobDone) -> None:
         if message.artifact is not None:
             if not lifecycle.complete(
                 self.ctx, job.task_id, job.attempt, message.artifact, message.input_warnings
@@ -232,9 +250,6 @@ class WorkerSlot:
                 message.reason or "ERROR",
                 message.input_warnings,
             )
-        with self._lock:
-            self._job = None
-            self._cancel_sent_at = None
 
     def _enforce_deadlines(self) -> None:
         job = self._job

@@ -1,0 +1,109 @@
+"""The server's own disks: a free-space floor, and "disk full" told apart from other failures.
+
+A full disk is the operator's problem, not the caller's input: it answers 507 naming the store that
+filled up, never a 500, and a task that runs out of space fails as STORAGE_FULL (refunded) rather
+than as a bad input. Under the floor (``min_free_disk_mb``) uploads and new tasks are refused up
+front, so the disk never fills in the middle of someone's work, and ``/health`` says so.
+"""
+
+from __future__ import annotations
+
+import errno
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from taxiway.core.errors import ApiError
+from taxiway.core.settings import Settings
+
+MB = 1024**2
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+# As SQLite, PostgreSQL and FFmpeg word it where no errno survives.
+_FULL_MESSAGES = ("database or disk is full", "No space left on device", "Disk quota exceeded")
+
+
+@dataclass(frozen=True)
+class Store:
+    """A place on this machine's disks that the server writes to."""
+
+    name: str  # as a user reads it: "scratch space", "file storage", "database"
+    path: Path
+
+    def free_bytes(self) -> int:
+        path = self.path
+        while not path.exists() and path != path.parent:  # not created yet: its disk is the parent's
+            path = path.parent
+        return shutil.disk_usage(path).free
+
+
+def local_stores(settings: Settings, *, database: bool = True) -> list[Store]:
+    """The stores on local disks: scratch always; files and the database when they are local
+    (``database=False`` in a worker, which never touches it)."""
+    stores = [Store("scratch space", settings.scratch_dir)]
+    if settings.blob_backend == "local":
+        stores.append(Store("file storage", settings.resolved_blob_dir))
+    url = settings.resolved_database_url
+    if database and url.startswith("sqlite:///"):
+        stores.append(Store("database", Path(url.removeprefix("sqlite:///")).parent))
+    return stores
+
+
+class StorageFull(ApiError):
+    """507: a store of this server has no room (or less than the floor) for more work."""
+
+    REASON = "STORAGE_FULL"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(507, message)
+
+
+def _mb(size: int) -> str:
+    return f"{size / MB:.0f} MB"
+
+
+def check_floor(settings: Settings) -> None:
+    """Raise StorageFull when a local store has less free space than ``min_free_disk_mb``."""
+    floor = settings.min_free_disk_mb * MB
+    for store in local_stores(settings):
+        free = store.free_bytes()
+        if free < floor:
+            raise StorageFull(
+                f"The server's {store.name} is almost full ({_mb(free)} free, under the floor of "
+                f"{_mb(floor)}, TAXIWAY_MIN_FREE_DISK_MB): uploads and new tasks are refused until the "
+                "operator frees space"
+            )
+
+
+def full_disk_error(settings: Settings, what: str = "This request", *, database: bool = True) -> StorageFull:
+    """The error for a write that found a disk full, naming the store with the least free space
+    (the one it came from: the error itself seldom says which path it was)."""
+    store = min(local_stores(settings, database=database), key=lambda store: store.free_bytes())
+    return StorageFull(
+        f"{what} could not be completed: the server's {store.name} is full "
+        f"({_mb(store.free_bytes())} free); nothing was kept, try again once the operator frees space"
+    )
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a write that found no room on a disk."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _FULL_ERRNOS:
+            return True
+        if any(message in str(current) for message in _FULL_MESSAGES):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def disk_report(settings: Settings) -> dict[str, Any]:
+    """For /health: each local store's free space and whether it is under the floor."""
+    floor = settings.min_free_disk_mb * MB
+    report: dict[str, Any] = {"floorMB": settings.min_free_disk_mb}
+    for store in local_stores(settings):
+        free = store.free_bytes()
+        report[store.name] = {"freeMB": round(free / MB), "underFloor": free < floor}
+    return report
