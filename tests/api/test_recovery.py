@@ -34,8 +34,9 @@ def test_killed_worker_reruns_the_task(server: Server, api: Api, slow_clip: Path
         assert session.scalar(select(func.count()).select_from(Asset).where(Asset.task_id == task["id"])) == 1
     # Credits were charged once, for the one task.
     assert api.http.get("/features").json()["used"]["numPlanCredits"] == 10
-    # The server kept serving and has a fresh worker.
+    # The server kept serving and has a fresh worker, which swept the killed one's working files.
     assert server.executor_pids() and server.executor_pids() != [pid]
+    assert list((server.ctx.settings.scratch_dir / "jobs").iterdir()) == []
 
 
 def test_a_task_that_keeps_killing_its_worker_fails_after_three_attempts(
@@ -89,6 +90,7 @@ def test_time_limit_stops_the_task(make_server, slow_clip: Path) -> None:  # typ
 
 class ServeProcess:
     def __init__(self, data_dir: Path, port: int, database_url: str) -> None:
+        self.data_dir = data_dir
         self.env = os.environ | {
             "TAXIWAY_DATA_DIR": str(data_dir),
             "TAXIWAY_DATABASE_URL": database_url,
@@ -174,6 +176,8 @@ def test_server_killed_mid_task_loses_nothing(
     listed = api.http.get("/tasks/").json()
     assert sorted(task["taskId"] for task in listed) == sorted(tasks)
     assert len(api.http.get("/assets/", params={"limit": 50}).json()) == 2 + 3
+    # What the killed server's worker was writing went with the restart.
+    assert list((serve_process.data_dir / "scratch" / "jobs").iterdir()) == []
 
 
 def test_graceful_restart_requeues_without_counting_an_attempt(

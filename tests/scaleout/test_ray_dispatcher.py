@@ -235,6 +235,9 @@ def test_a_killed_actor_reruns_its_task_once(ray_stack: RayStack, slow_clip: Pat
     assert dispatcher.actor_starts() == 2
     assert dispatcher.actor_pids()["cpu-0"] != actor_pid
     assert "attempt 1 lost: its Ray actor's worker process died" in dispatcher.log_tail(200)
+    # The fresh actor swept what the killed one was writing (its job and its S3 download).
+    scratch = Path(ray_stack.settings["data_dir"]) / "scratch"
+    assert [p for parent in ("jobs", "downloads") for p in (scratch / parent).glob("*")] == []
 
 
 def test_a_killed_dispatcher_loses_and_duplicates_nothing(

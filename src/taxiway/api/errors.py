@@ -41,7 +41,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         if is_disk_full(exc):  # the operator's problem, said as such: not a 500
             log.error("%s %s: a disk is full: %s", request.method, request.url.path, exc)
-            full = full_disk_error(request.app.state.ctx.settings)
+            full = full_disk_error(request.app.state.ctx.settings, exc)
             return JSONResponse(full.body(), status_code=full.status)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "Internal server error; the server log has the details.")

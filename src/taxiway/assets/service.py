@@ -87,7 +87,7 @@ def create_uploaded_asset(
             content_type=content_type,
             key_prefix=key_prefix,
             basename="source",
-            scratch_dir=ctx.settings.scratch_dir,
+            scratch_dir=upload.parent,  # the upload's own working directory
             max_pixels=ctx.settings.max_video_pixels,
         )
     except MediaError as exc:

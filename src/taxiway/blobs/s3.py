@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from taxiway.blobs.base import BlobNotFound, BlobStoreUnavailable, check_key
+from taxiway.core.scratch import working_dir
 from taxiway.media.formats import content_type_of
 
 # S3 refuses presigned links that live longer than seven days (SigV4's limit).
@@ -163,21 +162,16 @@ class S3BlobStore:
     @contextmanager
     def local_path(self, key: str) -> Iterator[Path]:
         # Engines decode with PyAV, which wants a seekable local file rather than a stream.
-        downloads = self.scratch_dir / "downloads"
-        downloads.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix="blob-", suffix=Path(key).suffix, dir=downloads)
-        os.close(handle)
-        path = Path(name)
-        try:
+        # In a working directory its process holds: a killed worker's download is swept later.
+        with working_dir(self.scratch_dir / "downloads", "blob-") as folder:
+            path = folder / f"blob{Path(key).suffix}"
             try:
-                self.client.download_file(self.bucket, self.object_key(key), name, Config=self._transfer)
+                self.client.download_file(self.bucket, self.object_key(key), str(path), Config=self._transfer)
             except ClientError as exc:
                 if error_code(exc) in _MISSING_CODES:
                     raise BlobNotFound(key) from None
                 raise
             yield path
-        finally:
-            path.unlink(missing_ok=True)
 
     def size(self, key: str) -> int:
         try:

@@ -14,6 +14,7 @@ from taxiway.blobs.base import BlobStore, BlobStoreUnavailable
 from taxiway.blobs.factory import open_blob_store
 from taxiway.core.db import Database
 from taxiway.core.links import Links
+from taxiway.core.scratch import sweep
 from taxiway.core.security import LinkSigner
 from taxiway.core.settings import Settings
 from taxiway.engines.devices import Devices
@@ -87,6 +88,7 @@ class AppContext:
         try:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             settings.scratch_dir.mkdir(parents=True, exist_ok=True)
+            sweep(settings.scratch_dir / "uploads")  # what a server killed mid-upload left
             signer = LinkSigner(_load_secret_key(settings), settings.signed_url_ttl_seconds)
         except OSError as exc:
             raise StartupError(f"the data directory {settings.data_dir} cannot be used: {exc}") from exc

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,28 +76,46 @@ def check_floor(settings: Settings) -> None:
             )
 
 
-def full_disk_error(settings: Settings, what: str = "This request", *, database: bool = True) -> StorageFull:
-    """The error for a write that found a disk full, naming the store with the least free space
-    (the one it came from: the error itself seldom says which path it was)."""
-    store = min(local_stores(settings, database=database), key=lambda store: store.free_bytes())
+def full_disk_error(
+    settings: Settings, exc: BaseException, what: str = "This request", *, database: bool = True
+) -> StorageFull:
+    """The error for ``exc``, a write that found a disk full, naming the store it wrote to."""
+    store = _store_written(local_stores(settings, database=database), exc)
     return StorageFull(
-        f"{what} could not be completed: the server's {store.name} is full "
-        f"({_mb(store.free_bytes())} free); nothing was kept, try again once the operator frees space"
+        f"{what} could not be completed: the server's {store.name} is full; nothing was kept, "
+        "try again once the operator frees space"
     )
 
 
-def is_disk_full(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what caused it) is a write that found no room on a disk."""
+def _store_written(stores: list[Store], exc: BaseException) -> Store:
+    """The store holding the file ``exc`` names, else the one with the least free space."""
+    for error in _chain(exc):
+        name = getattr(error, "filename", None)
+        if isinstance(name, str | Path):
+            path = Path(name).resolve()
+            for store in sorted(stores, key=lambda store: len(store.path.parts), reverse=True):
+                if path.is_relative_to(store.path.resolve()):
+                    return store
+    return min(stores, key=lambda store: store.free_bytes())
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what caused it, outermost first."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, OSError) and current.errno in _FULL_ERRNOS:
-            return True
-        if any(message in str(current) for message in _FULL_MESSAGES):
-            return True
+        yield current
         current = current.__cause__ or current.__context__
-    return False
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a write that found no room on a disk."""
+    return any(
+        (isinstance(error, OSError) and error.errno in _FULL_ERRNOS)
+        or any(message in str(error) for message in _FULL_MESSAGES)
+        for error in _chain(exc)
+    )
 
 
 def disk_report(settings: Settings) -> dict[str, Any]:

@@ -7,8 +7,6 @@ later), so it touches only the blob store, never the database.
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -18,6 +16,7 @@ from typing import Any
 from taxiway.assets.storage import StoredMedia, store_media
 from taxiway.blobs.base import BlobNotFound, BlobStore
 from taxiway.core.disk import StorageFull, full_disk_error, is_disk_full
+from taxiway.core.scratch import sweep, working_dir
 from taxiway.core.settings import Settings
 from taxiway.engines.base import Engine, EngineError, EngineJob, StopRequested
 from taxiway.engines.catalog import UnknownModel, choose
@@ -49,6 +48,7 @@ class JobRunner:
         self.blobs = blobs
         self._engines: dict[str, Engine] = {}  # by engine name, least recently used first
         self._neural: set[str] = set()
+        self.sweep_scratch()
 
     @property
     def loaded(self) -> list[str]:
@@ -87,16 +87,14 @@ class JobRunner:
     def run(self, job: ClaimedTask, report: ReportProgress, stop_requested: Callable[[], bool]) -> JobDone:
         progress = _ThrottledProgress(report, stop_requested)
         warnings = InputWarnings(on_change=progress.note)
-        work_dir: Path | None = None
 
         def done(**outcome: Any) -> JobDone:
             return JobDone(job.task_id, job.attempt, input_warnings=tuple(warnings.messages), **outcome)
 
+        self.sweep_scratch()
         try:
-            jobs_dir = self.settings.scratch_dir / "jobs"
-            jobs_dir.mkdir(parents=True, exist_ok=True)
-            work_dir = Path(tempfile.mkdtemp(prefix=f"{job.task_id}-{job.attempt}-", dir=jobs_dir))
-            return done(artifact=self._run(job, work_dir, progress, warnings))
+            with working_dir(self.settings.scratch_dir / "jobs", f"{job.task_id}-{job.attempt}-") as work_dir:
+                return done(artifact=self._run(job, work_dir, progress, warnings))
         except StopRequested:
             return done(cancelled=True)
         except Exception as exc:
@@ -104,11 +102,14 @@ class JobRunner:
                 return done(**_failure(job, exc))
             # Told apart from bad input (FFmpeg reports it as an encoding error): the operator's to fix.
             log.error("task %s attempt %s: a disk is full: %s", job.task_id, job.attempt, exc)
-            full = full_disk_error(self.settings, "The task", database=False)
+            full = full_disk_error(self.settings, exc, "The task", database=False)
             return done(error=full.message, reason=StorageFull.REASON)
-        finally:
-            if work_dir is not None:
-                shutil.rmtree(work_dir, ignore_errors=True)
+
+    def sweep_scratch(self) -> None:
+        """Delete the working files of attempts whose process died (a killed worker or server)."""
+        for parent in ("jobs", "downloads"):
+            for path in sweep(self.settings.scratch_dir / parent):
+                log.info("removed %s, left by a worker that died", path)
 
     def _run(
         self, job: ClaimedTask, work_dir: Path, progress: _ThrottledProgress, warnings: InputWarnings

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -14,10 +15,10 @@ from taxiway.accounts.storage import check_fits, used_bytes
 from taxiway.api.deps import Ctx, CurrentUser, RequestLinks
 from taxiway.assets import service
 from taxiway.assets.presenter import asset_json
-from taxiway.core import ids
 from taxiway.core.disk import check_floor, full_disk_error, is_disk_full
 from taxiway.core.errors import BadRequest
 from taxiway.core.fields import FieldSpec, validate_fields
+from taxiway.core.scratch import sweep, working_dir
 from taxiway.store.models import Account
 
 router = APIRouter(tags=["assets"])
@@ -87,52 +88,58 @@ async def upload_asset(request: Request, ctx: Ctx, user: CurrentUser, links: Req
     account, used = await run_in_threadpool(pick_account)
     account_id = account.id
     uploads = ctx.settings.scratch_dir / "uploads"
-    uploads.mkdir(parents=True, exist_ok=True)
-    upload = uploads / f"{ids.new_uuid()}.{extension}"
+    sweep(uploads)  # what a server killed mid-upload left
     try:
-        received = 0
-        digest = hashlib.sha256()
-        # Stream to disk chunk by chunk: memory stays flat whatever the file size.
-        with open(upload, "wb") as handle:
-            async for chunk in request.stream():
-                received += len(chunk)
-                if received > limit:
-                    raise BadRequest(
-                        f"The file is larger than the upload limit of {_size_text(limit)} "
-                        "(TAXIWAY_MAX_UPLOAD_BYTES)"
-                    )
-                check_fits(account, used, received, "This upload (so far)")  # else known once received
-                handle.write(chunk)
-                digest.update(chunk)
-        if received == 0:
-            raise BadRequest(
-                "The request body is empty: send the file's bytes as the body "
-                "(for example curl --data-binary @clip.mp4 -H 'Content-Type: video/mp4')"
+        with working_dir(uploads, "upload-") as upload_dir:
+            upload = upload_dir / f"source.{extension}"
+            sha256 = await _receive(
+                request, upload, limit, lambda size: check_fits(account, used, size, "This upload (so far)")
             )
 
-        def create() -> dict[str, Any]:
-            asset = service.create_uploaded_asset(
-                ctx,
-                user_id=user,
-                account_id=account_id,
-                name=query["name"],
-                content_type=content_type,
-                kind=kind,
-                upload=upload,
-                sha256=digest.hexdigest(),
-            )
-            return asset_json(asset, links)
+            def create() -> dict[str, Any]:
+                asset = service.create_uploaded_asset(
+                    ctx,
+                    user_id=user,
+                    account_id=account_id,
+                    name=query["name"],
+                    content_type=content_type,
+                    kind=kind,
+                    upload=upload,
+                    sha256=sha256,
+                )
+                return asset_json(asset, links)
 
-        return await run_in_threadpool(create)
+            return await run_in_threadpool(create)
     except ClientDisconnect:
         raise BadRequest("The upload was interrupted before the whole file arrived") from None
     except Exception as exc:
-        if is_disk_full(exc):  # the partial file goes (below) and the server carries on
-            raise full_disk_error(ctx.settings, "The upload") from None
+        if is_disk_full(exc):  # its working directory is gone already; the server carries on
+            raise full_disk_error(ctx.settings, exc, "The upload") from None
         raise
-    finally:
-        with contextlib.suppress(OSError):
-            upload.unlink(missing_ok=True)
+
+
+async def _receive(request: Request, upload: Path, limit: int, check_room: Callable[[int], None]) -> str:
+    """Stream the body to ``upload`` chunk by chunk (memory stays flat whatever the file size);
+    returns its SHA-256. Refused as soon as it passes ``limit`` or ``check_room`` says no."""
+    received = 0
+    digest = hashlib.sha256()
+    with open(upload, "wb") as handle:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit:
+                raise BadRequest(
+                    f"The file is larger than the upload limit of {_size_text(limit)} "
+                    "(TAXIWAY_MAX_UPLOAD_BYTES)"
+                )
+            check_room(received)  # else known only once it has all arrived
+            handle.write(chunk)
+            digest.update(chunk)
+    if received == 0:
+        raise BadRequest(
+            "The request body is empty: send the file's bytes as the body "
+            "(for example curl --data-binary @clip.mp4 -H 'Content-Type: video/mp4')"
+        )
+    return digest.hexdigest()
 
 
 @router.get("/assets/", summary="List your assets, newest first.")
