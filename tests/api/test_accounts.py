@@ -120,6 +120,8 @@ def test_accounts_are_private_to_their_user(idle_server: Server) -> None:
         "http://169.254.169.254/latest/meta-data",
         "http://[::1]/hook",
         "http://metadata.google.internal/x",
+        "http://[2002:7f00:1::]/hook",  # 6to4 of 127.0.0.1
+        "http://[::ffff:169.254.169.254]/latest/meta-data",
     ],
 )
 def test_private_callback_urls_are_refused(make_server, url: str) -> None:  # type: ignore[no-untyped-def]
@@ -130,6 +132,17 @@ def test_private_callback_urls_are_refused(make_server, url: str) -> None:  # ty
     error = response.json()["error"]
     assert error.startswith("replyUrl host")
     assert "TAXIWAY_ALLOW_PRIVATE_CALLBACKS=1" in error
+
+
+def test_callback_host_inside_a_6to4_address_is_named(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(workers=0, allow_private_callbacks=False)
+    api = server.new_user()
+    body = {"email": "a@b.co", "maxJobs": 1, "replyUrl": "http://[2002:a9fe:a9fe::]/hook"}
+    response = api.http.post("/accounts/a@b.co", json=body)
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(
+        "replyUrl host 2002:a9fe:a9fe:: is a link-local address (169.254.169.254 inside it); "
+    )
 
 
 def test_public_callback_url_is_accepted(make_server) -> None:  # type: ignore[no-untyped-def]
