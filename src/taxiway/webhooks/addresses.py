@@ -1,13 +1,15 @@
 """Which callback URLs we may call: never loopback, private, link-local or cloud-metadata hosts.
 
-Checked twice: when a replyUrl is accepted (a clear 400 early) and right before each delivery
-(DNS may have changed in between).
+Checked when a replyUrl is accepted (a clear 400 early) and again right before each delivery (DNS
+may have changed in between). A delivery looks the name up once, here, and connects to the very
+addresses judged here (see pinned.py): a name that answers differently the second time gains nothing.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -35,6 +37,14 @@ class PrivateCallbackAddress(CallbackRefused):
 
 class CallbackUnresolvable(CallbackRefused):
     """The host did not resolve now; admission lets this pass, delivery retries it later."""
+
+
+@dataclass(frozen=True)
+class CallbackTarget:
+    """Where one delivery goes: its URL and the addresses checked for its host, to connect to in order."""
+
+    url: str
+    addresses: tuple[str, ...]
 
 
 def _ipv4_at(ip: ipaddress.IPv6Address, spans: tuple[tuple[int, int], ...]) -> ipaddress.IPv4Address:
@@ -93,27 +103,48 @@ def check_syntax(url: str) -> tuple[str, str]:
     return parts.scheme, parts.hostname.lower().rstrip(".")
 
 
-def check_callback_url(url: str, *, allow_private: bool) -> None:
-    """Raise CallbackRefused unless `url` is an http(s) URL of a public host (every address checked)."""
-    _, host = check_syntax(url)
-    if allow_private:
-        return
-    if host in _BLOCKED_NAMES or host.endswith(".localhost") or host.endswith(".internal"):
-        raise PrivateCallbackAddress(f"host {host} is a local or metadata host")
+def _literal(host: str) -> IPAddress | None:
     try:
-        literal = ipaddress.ip_address(host.strip("[]"))
+        return ipaddress.ip_address(host)
     except ValueError:
-        literal = None
-    if literal is not None:
-        reason = refusal_reason(literal)
-        if reason:
-            raise PrivateCallbackAddress(f"host {host} is {reason}")
-        return
+        return None
+
+
+def _look_up(host: str) -> list[IPAddress]:
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except OSError as exc:
         raise CallbackUnresolvable(f"host {host} could not be resolved ({exc})") from None
-    for info in infos:
-        reason = refusal_reason(ipaddress.ip_address(info[4][0]))
-        if reason:
-            raise PrivateCallbackAddress(f"host {host} resolves to {reason}")
+    return list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
+
+
+def resolve_callback(url: str, *, allow_private: bool) -> CallbackTarget:
+    """Look the URL's host up once and judge every address it has.
+
+    CallbackRefused (PrivateCallbackAddress unless `allow_private`) if the URL or any address is
+    refused; CallbackUnresolvable if the host does not resolve now.
+    """
+    _, host = check_syntax(url)
+    if not allow_private and (
+        host in _BLOCKED_NAMES or host.endswith(".localhost") or host.endswith(".internal")
+    ):
+        raise PrivateCallbackAddress(f"host {host} is a local or metadata host")
+    literal = _literal(host)
+    found = [literal] if literal is not None else _look_up(host)
+    if not allow_private:
+        for ip in found:
+            if reason := refusal_reason(ip):
+                verb = "is" if literal is not None else "resolves to"
+                raise PrivateCallbackAddress(f"host {host} {verb} {reason}")
+    return CallbackTarget(url=url, addresses=tuple(str(ip) for ip in found))
+
+
+def check_callback_url(url: str, *, allow_private: bool) -> None:
+    """Raise CallbackRefused unless `url` is an http(s) URL of a public host (every address checked).
+
+    CallbackUnresolvable when the host does not resolve now. With `allow_private`, the syntax only.
+    """
+    if allow_private:
+        check_syntax(url)
+        return
+    resolve_callback(url, allow_private=False)
