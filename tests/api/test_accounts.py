@@ -145,6 +145,16 @@ def test_callback_host_inside_a_6to4_address_is_named(make_server) -> None:  # t
     )
 
 
+def test_callback_host_that_does_not_resolve_yet_is_accepted(make_server) -> None:  # type: ignore[no-untyped-def]
+    # DNS may be down or the receiver not yet published: every delivery looks it up again.
+    server = make_server(workers=0, allow_private_callbacks=False)
+    api = server.new_user()
+    body = {"email": "a@b.co", "maxJobs": 1, "replyUrl": "https://receiver.invalid/hook"}
+    response = api.http.post("/accounts/a@b.co", json=body)
+    assert response.status_code == 200
+    assert response.json()["replyUrl"] == "https://receiver.invalid/hook"
+
+
 def test_public_callback_url_is_accepted(make_server) -> None:  # type: ignore[no-untyped-def]
     server = make_server(workers=0, allow_private_callbacks=False)
     api = server.new_user()

@@ -1,4 +1,5 @@
-"""Callback delivery and DNS: one lookup per attempt, and the checked address is the one connected to."""
+"""Callback delivery and DNS: one lookup per attempt, the checked address is the one connected to,
+and a name that does not resolve is retried like any network failure."""
 
 from __future__ import annotations
 
@@ -113,3 +114,19 @@ def test_rebinding_to_a_private_address_is_refused_for_good(
     assert delivery.state == "failed"
     assert delivery.last_error == f"callback URL refused: host {NAME} resolves to a loopback address"
     assert receiver.received == []
+
+
+def test_a_name_that_does_not_resolve_at_delivery_is_retried(
+    make_server: Callable[..., Server], clip: Path, receiver: Receiver, dns: FakeDns, public_receiver: None
+) -> None:
+    url = f"http://{NAME}:{receiver.port}/hook"
+    server, task_id = cancelled_task_delivery(make_server, clip, url, dns, None)
+    delivery = wait_for_delivery(server, task_id, lambda d: d.attempts >= 1)
+    assert delivery.state == "pending"
+    assert delivery.next_attempt_at > delivery.created_at
+    assert delivery.last_error is not None and f"host {NAME} could not be resolved" in delivery.last_error
+    dns.answer("127.0.0.1")  # the name is back
+    assert receiver.wait_for("CANCELLED", timeout=30)["id"] == task_id
+    delivery = wait_for_delivery(server, task_id, lambda d: d.state != "pending")
+    assert delivery.state == "delivered"
+    assert delivery.attempts >= 2

@@ -35,8 +35,8 @@ class PrivateCallbackAddress(CallbackRefused):
     """The host is local, private or a metadata service (allowed by TAXIWAY_ALLOW_PRIVATE_CALLBACKS)."""
 
 
-class CallbackUnresolvable(CallbackRefused):
-    """The host did not resolve now; admission lets this pass, delivery retries it later."""
+class CallbackUnresolvable(Exception):
+    """The host did not resolve now: not a refusal. Admission lets it pass; delivery retries it later."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from sqlalchemy import or_, select
 
 from taxiway.core.context import AppContext
 from taxiway.store.models import User, WebhookDelivery, utcnow
-from taxiway.webhooks.addresses import CallbackRefused, resolve_callback
+from taxiway.webhooks.addresses import CallbackRefused, CallbackUnresolvable, resolve_callback
 from taxiway.webhooks.pinned import pinned_client, post_pinned
 from taxiway.webhooks.signing import signed_headers
 
@@ -123,6 +123,8 @@ class WebhookDeliverer:
             response = post_pinned(self._client, target, body, signed_headers(secret, delivery_id, body))
             if not 200 <= response.status_code < 300:
                 error = f"receiver answered HTTP {response.status_code}"
+        except CallbackUnresolvable as exc:  # DNS may be back by the next try, like any network failure
+            error = f"callback URL unresolvable: {exc}"
         except CallbackRefused as exc:
             error, retryable = f"callback URL refused: {exc}", False
         except httpx.HTTPError as exc:
