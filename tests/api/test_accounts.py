@@ -155,6 +155,16 @@ def test_callback_host_that_does_not_resolve_yet_is_accepted(make_server) -> Non
     assert response.json()["replyUrl"] == "https://receiver.invalid/hook"
 
 
+def test_callback_host_that_is_no_host_name_is_refused(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(workers=0, allow_private_callbacks=False)
+    api = server.new_user()
+    host = "a" * 64 + ".example.com"  # a DNS label holds at most 63 characters
+    body = {"email": "a@b.co", "maxJobs": 1, "replyUrl": f"https://{host}/hook"}
+    response = api.http.post("/accounts/a@b.co", json=body)
+    assert response.status_code == 400
+    assert response.json()["error"] == f"replyUrl host {host} is not a valid host name"
+
+
 def test_public_callback_url_is_accepted(make_server) -> None:  # type: ignore[no-untyped-def]
     server = make_server(workers=0, allow_private_callbacks=False)
     api = server.new_user()

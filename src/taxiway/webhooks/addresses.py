@@ -115,6 +115,8 @@ def _look_up(host: str) -> list[IPAddress]:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except OSError as exc:
         raise CallbackUnresolvable(f"host {host} could not be resolved ({exc})") from None
+    except UnicodeError:  # from the IDNA codec: a label too long or empty
+        raise CallbackRefused(f"host {host} is not a valid host name") from None
     return list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
 
 
