@@ -120,6 +120,8 @@ def test_accounts_are_private_to_their_user(idle_server: Server) -> None:
         "http://169.254.169.254/latest/meta-data",
         "http://[::1]/hook",
         "http://metadata.google.internal/x",
+        "http://[2002:7f00:1::]/hook",  # 6to4 of 127.0.0.1
+        "http://[::ffff:169.254.169.254]/latest/meta-data",
     ],
 )
 def test_private_callback_urls_are_refused(make_server, url: str) -> None:  # type: ignore[no-untyped-def]
@@ -130,6 +132,37 @@ def test_private_callback_urls_are_refused(make_server, url: str) -> None:  # ty
     error = response.json()["error"]
     assert error.startswith("replyUrl host")
     assert "TAXIWAY_ALLOW_PRIVATE_CALLBACKS=1" in error
+
+
+def test_callback_host_inside_a_6to4_address_is_named(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(workers=0, allow_private_callbacks=False)
+    api = server.new_user()
+    body = {"email": "a@b.co", "maxJobs": 1, "replyUrl": "http://[2002:a9fe:a9fe::]/hook"}
+    response = api.http.post("/accounts/a@b.co", json=body)
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(
+        "replyUrl host 2002:a9fe:a9fe:: is a link-local address (169.254.169.254 inside it); "
+    )
+
+
+def test_callback_host_that_does_not_resolve_yet_is_accepted(make_server) -> None:  # type: ignore[no-untyped-def]
+    # DNS may be down or the receiver not yet published: every delivery looks it up again.
+    server = make_server(workers=0, allow_private_callbacks=False)
+    api = server.new_user()
+    body = {"email": "a@b.co", "maxJobs": 1, "replyUrl": "https://receiver.invalid/hook"}
+    response = api.http.post("/accounts/a@b.co", json=body)
+    assert response.status_code == 200
+    assert response.json()["replyUrl"] == "https://receiver.invalid/hook"
+
+
+def test_callback_host_that_is_no_host_name_is_refused(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(workers=0, allow_private_callbacks=False)
+    api = server.new_user()
+    host = "a" * 64 + ".example.com"  # a DNS label holds at most 63 characters
+    body = {"email": "a@b.co", "maxJobs": 1, "replyUrl": f"https://{host}/hook"}
+    response = api.http.post("/accounts/a@b.co", json=body)
+    assert response.status_code == 400
+    assert response.json()["error"] == f"replyUrl host {host} is not a valid host name"
 
 
 def test_public_callback_url_is_accepted(make_server) -> None:  # type: ignore[no-untyped-def]

@@ -48,7 +48,7 @@ def check_reply_url(url: str | None, settings: Settings, field: str = "replyUrl"
     try:
         check_callback_url(url, allow_private=settings.allow_private_callbacks)
     except CallbackUnresolvable:
-        pass  # may resolve later; every delivery checks again
+        pass  # may resolve later: each delivery looks it up again, and retries while it does not
     except PrivateCallbackAddress as exc:
         raise BadRequest(
             f"{field} {exc}; callbacks to local and private addresses are refused "

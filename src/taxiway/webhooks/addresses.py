@@ -1,18 +1,30 @@
 """Which callback URLs we may call: never loopback, private, link-local or cloud-metadata hosts.
 
-Checked twice: when a replyUrl is accepted (a clear 400 early) and right before each delivery
-(DNS may have changed in between).
+Checked when a replyUrl is accepted (a clear 400 early) and again right before each delivery (DNS
+may have changed in between). A delivery looks the name up once, here, and connects to the very
+addresses judged here (see pinned.py): a name that answers differently the second time gains nothing.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _BLOCKED_NAMES = {"localhost", "metadata", "metadata.google.internal", "metadata.goog"}
 # Cloud metadata services outside the private and link-local ranges.
 _METADATA_IPS = {ipaddress.ip_address("fd00:ec2::254"), ipaddress.ip_address("100.100.100.200")}
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+_THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
+# RFC 6052 §2.2: the bits that hold the IPv4 address after a NAT64 prefix of each length (bits
+# 64..71 never do). The local-use prefix 64:ff9b:1::/48 may hold a prefix of any of these lengths.
+_NAT64_SPANS = (((48, 64), (72, 88)), ((56, 64), (72, 96)), ((72, 104),), ((96, 128),))
 
 
 class CallbackRefused(Exception):
@@ -23,17 +35,55 @@ class PrivateCallbackAddress(CallbackRefused):
     """The host is local, private or a metadata service (allowed by TAXIWAY_ALLOW_PRIVATE_CALLBACKS)."""
 
 
-class CallbackUnresolvable(CallbackRefused):
-    """The host did not resolve now; admission lets this pass, delivery retries it later."""
+class CallbackUnresolvable(Exception):
+    """The host did not resolve now: not a refusal. Admission lets it pass; delivery retries it later."""
 
 
-def _refused_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+@dataclass(frozen=True)
+class CallbackTarget:
+    """Where one delivery goes: its URL and the addresses checked for its host, to connect to in order."""
+
+    url: str
+    addresses: tuple[str, ...]
+
+
+def _ipv4_at(ip: ipaddress.IPv6Address, spans: tuple[tuple[int, int], ...]) -> ipaddress.IPv4Address:
+    value = 0
+    for start, end in spans:  # bit 0 is the most significant
+        value = (value << (end - start)) | ((int(ip) >> (128 - end)) & ((1 << (end - start)) - 1))
+    return ipaddress.IPv4Address(value)
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address] | None:
+    """The IPv4 addresses an IPv6 address leads to (mapped, 6to4, Teredo, NAT64, compatible); None if none."""
+    if ip.ipv4_mapped is not None:
+        return [ip.ipv4_mapped]
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    if ip.teredo is not None:
+        return list(ip.teredo)  # the server, and the client whose NAT the packets go to
+    if ip in _NAT64 or ip in _IPV4_COMPATIBLE:
+        return [_ipv4_at(ip, ((96, 128),))]
+    if ip in _NAT64_LOCAL:
+        # Which prefix length the gateway uses is not ours to know, so every reading counts, but
+        # one in 0.0.0.0/8 is no address (a gateway translates none there): the bits are padding.
+        readings = [_ipv4_at(ip, spans) for spans in _NAT64_SPANS]
+        return [v4 for v4 in readings if v4 not in _THIS_NETWORK] or readings[-1:]
+    return None
+
+
+def refusal_reason(ip: IPAddress) -> str | None:
+    """Why callbacks may not go to `ip` ("a loopback address", ...), or None when they may."""
     if ip in _METADATA_IPS:
         return "a cloud metadata address"
     if ip.is_loopback:
         return "a loopback address"
+    if isinstance(ip, ipaddress.IPv6Address) and (inner := embedded_ipv4(ip)) is not None:
+        # The packets reach the IPv4 address inside; the IPv6 range it sits in says nothing about it.
+        for v4 in inner:
+            if reason := refusal_reason(v4):
+                return f"{reason} ({v4} inside it)"
+        return None
     if ip.is_link_local:
         return "a link-local address"
     if ip.is_private or ip.is_reserved or ip.is_multicast or ip.is_unspecified:
@@ -53,27 +103,50 @@ def check_syntax(url: str) -> tuple[str, str]:
     return parts.scheme, parts.hostname.lower().rstrip(".")
 
 
-def check_callback_url(url: str, *, allow_private: bool) -> None:
-    """Raise CallbackRefused unless `url` is an http(s) URL of a public host (every address checked)."""
-    _, host = check_syntax(url)
-    if allow_private:
-        return
-    if host in _BLOCKED_NAMES or host.endswith(".localhost") or host.endswith(".internal"):
-        raise PrivateCallbackAddress(f"host {host} is a local or metadata host")
+def _literal(host: str) -> IPAddress | None:
     try:
-        literal = ipaddress.ip_address(host.strip("[]"))
+        return ipaddress.ip_address(host)
     except ValueError:
-        literal = None
-    if literal is not None:
-        reason = _refused_ip(literal)
-        if reason:
-            raise PrivateCallbackAddress(f"host {host} is {reason}")
-        return
+        return None
+
+
+def _look_up(host: str) -> list[IPAddress]:
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except OSError as exc:
         raise CallbackUnresolvable(f"host {host} could not be resolved ({exc})") from None
-    for info in infos:
-        reason = _refused_ip(ipaddress.ip_address(info[4][0]))
-        if reason:
-            raise PrivateCallbackAddress(f"host {host} resolves to {reason}")
+    except UnicodeError:  # from the IDNA codec: a label too long or empty
+        raise CallbackRefused(f"host {host} is not a valid host name") from None
+    return list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
+
+
+def resolve_callback(url: str, *, allow_private: bool) -> CallbackTarget:
+    """Look the URL's host up once and judge every address it has.
+
+    CallbackRefused (PrivateCallbackAddress unless `allow_private`) if the URL or any address is
+    refused; CallbackUnresolvable if the host does not resolve now.
+    """
+    _, host = check_syntax(url)
+    if not allow_private and (
+        host in _BLOCKED_NAMES or host.endswith(".localhost") or host.endswith(".internal")
+    ):
+        raise PrivateCallbackAddress(f"host {host} is a local or metadata host")
+    literal = _literal(host)
+    found = [literal] if literal is not None else _look_up(host)
+    if not allow_private:
+        for ip in found:
+            if reason := refusal_reason(ip):
+                verb = "is" if literal is not None else "resolves to"
+                raise PrivateCallbackAddress(f"host {host} {verb} {reason}")
+    return CallbackTarget(url=url, addresses=tuple(str(ip) for ip in found))
+
+
+def check_callback_url(url: str, *, allow_private: bool) -> None:
+    """Raise CallbackRefused unless `url` is an http(s) URL of a public host (every address checked).
+
+    CallbackUnresolvable when the host does not resolve now. With `allow_private`, the syntax only.
+    """
+    if allow_private:
+        check_syntax(url)
+        return
+    resolve_callback(url, allow_private=False)

@@ -17,7 +17,8 @@ from sqlalchemy import or_, select
 
 from taxiway.core.context import AppContext
 from taxiway.store.models import User, WebhookDelivery, utcnow
-from taxiway.webhooks.addresses import CallbackRefused, check_callback_url
+from taxiway.webhooks.addresses import CallbackRefused, CallbackUnresolvable, resolve_callback
+from taxiway.webhooks.pinned import pinned_client, post_pinned
 from taxiway.webhooks.signing import signed_headers
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ class WebhookDeliverer:
     def __init__(self, ctx: AppContext, *, poll_seconds: float = 0.5, concurrency: int = 4) -> None:
         self.ctx = ctx
         self.poll_seconds = poll_seconds
-        self._client = httpx.Client(timeout=ctx.settings.webhook_timeout_seconds, follow_redirects=False)
+        self._client = pinned_client(ctx.settings.webhook_timeout_seconds)
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="webhook-deliverer", daemon=True)
@@ -117,11 +118,13 @@ class WebhookDeliverer:
         error: str | None = None
         retryable = True
         try:
-            check_callback_url(url, allow_private=self.ctx.settings.allow_private_callbacks)
+            target = resolve_callback(url, allow_private=self.ctx.settings.allow_private_callbacks)
             body = payload.encode()
-            response = self._client.post(url, content=body, headers=signed_headers(secret, delivery_id, body))
+            response = post_pinned(self._client, target, body, signed_headers(secret, delivery_id, body))
             if not 200 <= response.status_code < 300:
                 error = f"receiver answered HTTP {response.status_code}"
+        except CallbackUnresolvable as exc:  # DNS may be back by the next try, like any network failure
+            error = f"callback URL unresolvable: {exc}"
         except CallbackRefused as exc:
             error, retryable = f"callback URL refused: {exc}", False
         except httpx.HTTPError as exc:
