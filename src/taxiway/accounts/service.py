@@ -6,7 +6,7 @@ import math
 import re
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from taxiway.accounts.storage import GB, gb, used_bytes
@@ -15,8 +15,8 @@ from taxiway.core.errors import BadRequest, Conflict, NotFound
 from taxiway.core.fields import FieldSpec, validate_fields
 from taxiway.core.settings import Settings
 from taxiway.core.timestamps import iso
-from taxiway.store.models import Account, Task, User, utcnow
-from taxiway.tasks.states import LIVE_STATUSES
+from taxiway.store.models import Account, User, utcnow
+from taxiway.tasks.live import live_task_count
 from taxiway.webhooks.addresses import (
     CallbackRefused,
     CallbackUnresolvable,
@@ -98,17 +98,6 @@ def adjust_credits_used(session: Session, account_id: int, delta: int) -> None:
     """Charge (delta > 0) or refund (delta < 0) atomically in the database, never read-modify-write."""
     session.execute(
         update(Account).where(Account.id == account_id).values(credits_used=Account.credits_used + delta)
-    )
-
-
-def live_task_count(session: Session, account_id: int) -> int:
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Task)
-            .where(Task.account_id == account_id, Task.status.in_(LIVE_STATUSES))
-        )
-        or 0
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from taxiway.accounts.service import get_account, require_accounts
@@ -15,8 +15,8 @@ from taxiway.core import ids
 from taxiway.core.context import AppContext
 from taxiway.core.errors import BadRequest, Conflict, NotFound
 from taxiway.media.probe import MediaError, MediaKind
-from taxiway.store.models import Account, Asset, Task
-from taxiway.tasks.states import LIVE_STATUSES
+from taxiway.store.models import Account, Asset
+from taxiway.tasks.live import live_counts_by_account, live_tasks
 
 # Content-Type -> (kind, file extension): what the contract accepts for upload.
 CONTENT_TYPES: dict[str, tuple[MediaKind, str]] = {
@@ -55,13 +55,7 @@ def choose_upload_account(session: Session, user_id: str, email: str | None) -> 
     if email:
         return get_account(session, user_id, email)
     accounts = require_accounts(session, user_id)
-    live = dict(
-        session.execute(
-            select(Task.account_id, func.count())
-            .where(Task.user_id == user_id, Task.status.in_(LIVE_STATUSES))
-            .group_by(Task.account_id)
-        ).all()
-    )
+    live = live_counts_by_account(session, user_id)
     return max(accounts, key=lambda account: (account.max_jobs - live.get(account.id, 0), -account.id))
 
 
@@ -177,9 +171,7 @@ def delete_asset(ctx: AppContext, user_id: str, ref: str) -> None:
     """Delete an asset and its files, unless a live task still needs it as input."""
     with ctx.db.write() as session:
         asset = get_owned_asset(session, user_id, ref)
-        for task in session.scalars(
-            select(Task).where(Task.user_id == user_id, Task.status.in_(LIVE_STATUSES))
-        ):
+        for task in live_tasks(session, user_id=user_id):
             if asset.id in (task.input_asset_ids or {}).values():
                 task_ref = ids.compose("task", task.user_id, task.account.email, task.id)
                 raise Conflict(f"Asset is an input of live task {task_ref}; cancel it or wait for it first")

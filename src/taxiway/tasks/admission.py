@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from taxiway.accounts.service import (
@@ -17,7 +16,6 @@ from taxiway.accounts.service import (
     check_email,
     check_reply_url,
     get_account,
-    live_task_count,
 )
 from taxiway.accounts.storage import lock_account
 from taxiway.core import ids
@@ -26,10 +24,11 @@ from taxiway.core.errors import AccountBusy, BadRequest, InsufficientCredits
 from taxiway.core.fields import validate_fields
 from taxiway.engines.catalog import EngineChoice, UnknownModel, choose
 from taxiway.store.models import Account, Task, utcnow
+from taxiway.tasks.live import live_task_count, live_tasks
 from taxiway.tasks.operations import Operation
 from taxiway.tasks.planning import Plan, credits_for, plan_task
 from taxiway.tasks.presenter import running_task_json
-from taxiway.tasks.states import LIVE_STATUSES, PENDING
+from taxiway.tasks.states import PENDING
 
 
 def _account(session: Session, user_id: str, plan: Plan, email: str | None) -> Account:
@@ -53,11 +52,7 @@ def _cost(session: Session, account: Account, values: dict[str, Any], base_cost:
     """What the task costs ``account``; raises the contract's 429 (busy) or 412 (credits)."""
     limit = values["maxJobs"] or account.max_jobs
     if live_task_count(session, account.id) >= limit:
-        running = session.scalars(
-            select(Task)
-            .where(Task.account_id == account.id, Task.status.in_(LIVE_STATUSES))
-            .order_by(Task.created_at)
-        )
+        running = live_tasks(session, account_id=account.id)
         raise AccountBusy(account.email, limit, [running_task_json(task) for task in running])
     if values["exploreMode"]:
         if account.plan == "unlimited":

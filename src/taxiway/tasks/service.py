@@ -11,6 +11,7 @@ from taxiway.core.context import AppContext
 from taxiway.core.errors import Conflict, NotFound
 from taxiway.store.models import Asset, Task, WebhookDelivery
 from taxiway.tasks import lifecycle, states
+from taxiway.tasks.live import live_tasks
 from taxiway.tasks.presenter import task_ref
 
 
@@ -40,16 +41,6 @@ def list_tasks(
     return list(session.scalars(query.order_by(Task.created_at.desc(), Task.id).offset(offset).limit(limit)))
 
 
-def live_tasks(session: Session, user_id: str) -> list[Task]:
-    return list(
-        session.scalars(
-            select(Task)
-            .where(Task.user_id == user_id, Task.status.in_(states.LIVE_STATUSES))
-            .order_by(Task.created_at)
-        )
-    )
-
-
 def cancel_task(ctx: AppContext, user_id: str, ref: str) -> Task:
     with ctx.db.read() as session:
         task_id = get_owned_task(session, user_id, ref).id
@@ -64,7 +55,7 @@ def delete_finished_task(ctx: AppContext, user_id: str, ref: str) -> None:
             raise Conflict(f"Task {ref} is {task.status}; cancel it first")
         artifacts = list(session.scalars(select(Asset).where(Asset.task_id == task.id)))
         artifact_ids = {asset.id for asset in artifacts}
-        for live in live_tasks(session, user_id):
+        for live in live_tasks(session, user_id=user_id):
             if artifact_ids & set((live.input_asset_ids or {}).values()):
                 raise Conflict(f"An artifact of task {ref} is an input of live task {task_ref(live)}")
         keys = [key for asset in artifacts for key in (asset.blob_key, *asset.preview_keys)]

@@ -11,6 +11,7 @@ from taxiway.api.deps import Ctx, CurrentUser, RequestLinks
 from taxiway.core.errors import BadRequest, NotFound
 from taxiway.core.fields import FieldSpec, validate_fields
 from taxiway.tasks import service, states
+from taxiway.tasks.live import live_tasks
 from taxiway.tasks.presenter import load_view, load_views, running_task_json, task_json
 
 router = APIRouter(tags=["tasks"])
@@ -92,7 +93,7 @@ async def delete_task(
 @router.get("/scheduler", include_in_schema=False)
 def list_scheduler(ctx: Ctx, user: CurrentUser) -> list[dict[str, Any]]:
     with ctx.db.read() as session:
-        return [running_task_json(task) for task in service.live_tasks(session, user)]
+        return [running_task_json(task) for task in live_tasks(session, user_id=user)]
 
 
 @router.delete("/scheduler/{task_id}", status_code=204, summary="Cancel a live task.")
