@@ -31,7 +31,7 @@ from taxiway.engines.neural.frame_plan import generation_size
 from taxiway.engines.neural.wan_pipeline import Window, generate
 from taxiway.engines.registry import build_engine
 from taxiway.media.probe import probe_file
-from taxiway.scheduler.claims import ClaimedTask, InputRef
+from taxiway.worker.contract import ClaimedTask, InputRef
 from taxiway.worker.runner import JobRunner
 
 # Generated frames 64 pixels on the short side; 17-frame windows so a few seconds need several.

@@ -16,7 +16,7 @@ from mediafiles import make_video
 from taxiway.blobs.factory import open_blob_store
 from taxiway.core.settings import Settings
 from taxiway.executors.ray.actor import SlotWorker
-from taxiway.scheduler.claims import ClaimedTask, InputRef
+from taxiway.worker.contract import ClaimedTask, InputRef
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,8 @@ def test_one_attempt_at_a_time(settings: Settings, clip: Path) -> None:
 
 def test_actors_get_absolute_paths_and_no_database_or_signing_key(tmp_path: Path) -> None:
     pytest.importorskip("ray")
-    from taxiway.executors.ray.executor import slot_specs, worker_settings
+    from taxiway.executors.ray.executor import slot_specs
+    from taxiway.worker.contract import worker_settings
 
     settings = Settings(
         data_dir=Path("relative-data"),

@@ -8,7 +8,7 @@ from pathlib import Path
 from footage import build_case
 from taxiway.blobs.factory import open_blob_store
 from taxiway.core.settings import Settings
-from taxiway.scheduler.claims import ClaimedTask, InputRef
+from taxiway.worker.contract import ClaimedTask, InputRef
 from taxiway.worker.runner import JobRunner
 
 

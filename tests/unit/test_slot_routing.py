@@ -15,8 +15,9 @@ from taxiway.core.settings import Settings
 from taxiway.engines import devices
 from taxiway.executors.base import SlotKind, SlotPool, work_for
 from taxiway.executors.local.supervisor import LocalExecutor
-from taxiway.scheduler.claims import ClaimedTask, Work, claim_next
+from taxiway.scheduler.claims import Work, claim_next
 from taxiway.scheduler.loop import Scheduler
+from taxiway.worker.contract import ClaimedTask
 
 CLASSIC, NEURAL = SlotKind.CLASSIC, SlotKind.NEURAL
 

@@ -12,9 +12,8 @@ import pytest
 
 from taxiway.core.settings import Settings
 from taxiway.executors.local.supervisor import WorkerSlot
-from taxiway.scheduler.claims import ClaimedTask
 from taxiway.tasks import lifecycle
-from taxiway.worker.messages import JobDone, JobProgress
+from taxiway.worker.contract import ClaimedTask, JobDone, JobProgress
 
 
 def test_a_backlog_of_progress_is_coalesced_and_a_queued_result_handled_at_once(

@@ -13,7 +13,8 @@ from collections.abc import Collection, Sequence
 from enum import StrEnum
 from typing import Generic, Protocol, TypeVar
 
-from taxiway.scheduler.claims import ClaimedTask, Work
+from taxiway.scheduler.claims import Work
+from taxiway.worker.contract import ClaimedTask
 
 
 class SlotKind(StrEnum):

@@ -9,44 +9,20 @@ of work it runs (:class:`Work`): classic-engine tasks, neural-model tasks, or ei
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, not_, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from taxiway.core.context import AppContext
 from taxiway.engines.catalog import CLASSIC_ENGINES
-from taxiway.media.probe import MediaKind
 from taxiway.scheduler.estimates import estimate_starts
 from taxiway.store.models import Asset, Task, utcnow
 from taxiway.tasks import lifecycle, states
 from taxiway.tasks.operations import OPERATIONS
 from taxiway.webhooks.outbox import enqueue_task_event
-
-
-@dataclass(frozen=True)
-class InputRef:
-    blob_key: str
-    content_type: str
-    media_type: MediaKind
-
-
-@dataclass(frozen=True)
-class ClaimedTask:
-    """Everything a worker needs to run one attempt; no database access required."""
-
-    task_id: str
-    attempt: int
-    operation: str  # engine operation, e.g. "upscale"
-    params: dict[str, Any]
-    inputs: dict[str, InputRef]
-
-    @property
-    def output_prefix(self) -> str:
-        return f"artifacts/{self.task_id}/{self.attempt}"
+from taxiway.worker.contract import ClaimedTask, InputRef
 
 
 class Work(StrEnum):

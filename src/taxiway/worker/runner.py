@@ -23,8 +23,7 @@ from taxiway.engines.catalog import UnknownModel, choose
 from taxiway.engines.registry import build_engine
 from taxiway.media.input_warnings import InputWarnings
 from taxiway.media.probe import MediaError, MediaInfo, probe_file
-from taxiway.scheduler.claims import ClaimedTask
-from taxiway.worker.messages import JobDone
+from taxiway.worker.contract import ClaimedTask, JobDone
 
 log = logging.getLogger(__name__)
 

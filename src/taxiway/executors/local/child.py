@@ -16,8 +16,7 @@ from typing import Any
 
 from taxiway.blobs.factory import open_blob_store
 from taxiway.core.settings import Settings
-from taxiway.scheduler.claims import ClaimedTask
-from taxiway.worker.messages import CancelJob, JobProgress, Ready, RunJob, Shutdown
+from taxiway.worker.contract import CancelJob, ClaimedTask, JobProgress, Ready, RunJob, Shutdown
 from taxiway.worker.runner import JobRunner
 
 

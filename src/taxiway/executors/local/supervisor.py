@@ -23,9 +23,17 @@ from taxiway.core.settings import Settings
 from taxiway.engines.devices import visible_gpu_ids
 from taxiway.executors.base import SlotKind, SlotPool
 from taxiway.executors.local.child import child_main
-from taxiway.scheduler.claims import ClaimedTask
 from taxiway.tasks import lifecycle
-from taxiway.worker.messages import CancelJob, JobDone, JobProgress, Ready, RunJob, Shutdown
+from taxiway.worker.contract import (
+    CancelJob,
+    ClaimedTask,
+    JobDone,
+    JobProgress,
+    Ready,
+    RunJob,
+    Shutdown,
+    worker_settings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +149,7 @@ class WorkerSlot:
     def _spawn(self) -> bool:
         context = multiprocessing.get_context("spawn")
         parent_conn, child_conn = context.Pipe()
-        settings_data = self.ctx.settings.model_dump(mode="json")
+        settings_data = worker_settings(self.ctx.settings)  # no database URL, no signing key
         process = context.Process(
             target=child_main,
             args=(child_conn, settings_data, self.gpu),

@@ -19,8 +19,7 @@ from typing import Any
 
 from taxiway.blobs.factory import open_blob_store
 from taxiway.core.settings import Settings
-from taxiway.scheduler.claims import ClaimedTask
-from taxiway.worker.messages import JobDone
+from taxiway.worker.contract import ClaimedTask, JobDone
 from taxiway.worker.runner import JobRunner
 
 

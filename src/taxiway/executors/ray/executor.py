@@ -7,8 +7,6 @@ claims, renews leases and applies cancels is the very same code in `taxiway serv
 
 from __future__ import annotations
 
-from typing import Any
-
 import ray
 
 from taxiway.core.context import AppContext
@@ -16,6 +14,7 @@ from taxiway.core.settings import Settings
 from taxiway.executors.base import SlotPool
 from taxiway.executors.ray.actor import SlotWorker
 from taxiway.executors.ray.slot import RaySlot, SlotSpec
+from taxiway.worker.contract import worker_settings
 
 
 def slot_specs(settings: Settings) -> list[SlotSpec]:
@@ -24,21 +23,6 @@ def slot_specs(settings: Settings) -> list[SlotSpec]:
     return [SlotSpec(f"cpu-{index}", cpus, 0) for index in range(settings.ray_cpu_slots)] + [
         SlotSpec(f"gpu-{index}", cpus, 1) for index in range(settings.ray_gpu_slots)
     ]
-
-
-def worker_settings(settings: Settings) -> dict[str, Any]:
-    """The settings an actor is built from: what engines and the blob store need, nothing more.
-
-    Paths are made absolute because an actor's working directory is Ray's, not ours. The database
-    URL and the link-signing key stay behind: workers never touch the database or sign links.
-    """
-    data = settings.model_dump(mode="json")
-    data["data_dir"] = str(settings.data_dir.resolve())
-    if settings.blob_dir is not None:
-        data["blob_dir"] = str(settings.blob_dir.resolve())
-    data["database_url"] = ""
-    data["secret_key"] = ""
-    return data
 
 
 class RayExecutor(SlotPool[RaySlot]):

@@ -28,9 +28,8 @@ from ray.exceptions import GetTimeoutError, RayActorError, RayError
 from taxiway.core.context import AppContext
 from taxiway.executors.base import SlotKind
 from taxiway.executors.ray.actor import ActorInfo, ProgressSnapshot
-from taxiway.scheduler.claims import ClaimedTask
 from taxiway.tasks import lifecycle
-from taxiway.worker.messages import JobDone
+from taxiway.worker.contract import ClaimedTask, JobDone
 
 log = logging.getLogger(__name__)
 
