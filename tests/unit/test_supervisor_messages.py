@@ -52,7 +52,9 @@ def test_a_result_waiting_in_the_pipe_past_the_cancel_grace_is_taken_not_killed(
     """The pump was held up (a slow progress write) while the child stopped as asked: when the
     supervisor comes back after the grace, the JobDone in the pipe wins over the kill."""
     killed: list[bool] = []
-    slot = WorkerSlot(ctx=SimpleNamespace(settings=Settings()), index=0)  # type: ignore[arg-type]
+    deleted: list[str] = []
+    blobs = SimpleNamespace(delete_prefix=deleted.append)
+    slot = WorkerSlot(ctx=SimpleNamespace(settings=Settings(), blobs=blobs), index=0)  # type: ignore[arg-type]
     monkeypatch.setattr(slot, "_kill_child", lambda: killed.append(True))
     parent, child = multiprocessing.Pipe()
     slot._conn = parent
@@ -69,3 +71,4 @@ def test_a_result_waiting_in_the_pipe_past_the_cancel_grace_is_taken_not_killed(
     slot._cancel_sent_at = time.monotonic() - Settings().cancel_grace_seconds - 1
     slot._enforce_deadlines()
     assert killed == [True] and slot.in_flight() is None
+    assert deleted == ["artifacts/t/2"]  # what the killed attempt had started to store

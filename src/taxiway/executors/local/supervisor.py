@@ -1,8 +1,9 @@
 """The embedded executor: one supervised worker process per slot.
 
-Each slot's thread owns one child process (spawned, so no state leaks from the server) and
-turns what happens to it into task state: progress, results, errors; a child that dies or
-overruns the time limit becomes a lost or failed attempt and a fresh child, never a dead server.
+Each slot's thread owns one child process (spawned, so no state leaks from the server, and given
+only worker settings): it starts, watches and kills it, and hands what comes of an attempt (a
+result, a death, an overrun time limit, an ignored cancel) to `executors.outcomes`; a dead child
+is replaced by a fresh one, never a dead server.
 Slots are of two kinds (``workers`` classic, ``neural_workers`` neural, each of those pinned to one
 GPU), so that neural models live in a few processes with a GPU each, not in every worker.
 """
@@ -21,6 +22,7 @@ from multiprocessing.process import BaseProcess
 from taxiway.core.context import AppContext
 from taxiway.core.settings import Settings
 from taxiway.engines.devices import visible_gpu_ids
+from taxiway.executors import outcomes
 from taxiway.executors.base import SlotKind, SlotPool
 from taxiway.executors.local.child import child_main
 from taxiway.tasks import lifecycle
@@ -226,75 +228,28 @@ class WorkerSlot:
         if job is None:
             return
         try:
-            self._record(job, message)
-        except Exception:
-            # Not recorded (the database unreachable or its disk full): the slot serves on, the
-            # attempt's lease runs out and the task runs again; an unrecorded output must not linger.
-            log.exception("task %s attempt %s: its result could not be recorded", job.task_id, job.attempt)
-            if message.artifact is not None:
-                self.ctx.blobs.delete_prefix(job.output_prefix)
+            outcomes.record_result(self.ctx, job, message, stopping=self._stopping.is_set())
+        except Exception:  # the slot serves on; the lease brings the task back
+            outcomes.result_not_recorded(self.ctx, job, message)
         finally:
-            with self._lock:
-                self._job = None
-                self._cancel_sent_at = None
-
-    def _record(self, job: ClaimedTask, message: JobDone) -> None:
-        if message.artifact is not None:
-            if not lifecycle.complete(
-                self.ctx, job.task_id, job.attempt, message.artifact, message.input_warnings
-            ):
-                # Not recorded (a stale attempt, whose task a newer one owns, or an output over the
-                # account's storage quota, which failed the task): its files must not linger.
-                self.ctx.blobs.delete_prefix(job.output_prefix)
-        elif message.cancelled:
-            if self._stopping.is_set():
-                lifecycle.release(self.ctx, job.task_id, job.attempt)
-        else:
-            lifecycle.fail(
-                self.ctx,
-                job.task_id,
-                job.attempt,
-                message.error or "Unknown error",
-                message.reason or "ERROR",
-                message.input_warnings,
-            )
+            self._forget_job()
 
     def _enforce_deadlines(self) -> None:
         job = self._job
         if job is None:
             return
-        now = time.monotonic()
-        limit = self.ctx.settings.task_time_limit_seconds
-        over_time = now - self._job_started > limit
-        ignored_cancel = (
-            self._cancel_sent_at is not None
-            and now - self._cancel_sent_at > self.ctx.settings.cancel_grace_seconds
-        )
-        if not (over_time or ignored_cancel):
+        why = outcomes.overdue(self.ctx, self._job_started, self._cancel_sent_at)
+        if why is None:
             return
         # A result may be in the pipe already (the pump waits on progress writes, and a slow
         # database makes it late): it is taken, not killed.
         self._drain(0)
         if self._job is not job:
             return
-        if over_time:
-            log.warning("task %s exceeded the time limit; killing its worker", job.task_id)
-            self._kill_child()
-            lifecycle.fail(
-                self.ctx,
-                job.task_id,
-                job.attempt,
-                f"The task exceeded the time limit of {limit:g} seconds "
-                "(TAXIWAY_TASK_TIME_LIMIT_SECONDS) and was stopped.",
-                "TIME_LIMIT",
-            )
-            self._forget_job()
-        else:
-            log.warning("task %s ignored its cancel; killing its worker", job.task_id)
-            self._kill_child()
-            if self._stopping.is_set():
-                lifecycle.release(self.ctx, job.task_id, job.attempt)
-            self._forget_job()
+        log.warning("task %s %s; killing its worker", job.task_id, why)
+        self._kill_child()
+        self._forget_job()
+        outcomes.killed_overdue(self.ctx, job, why, stopping=self._stopping.is_set())
 
     def _forget_job(self) -> None:
         with self._lock:
@@ -311,12 +266,7 @@ class WorkerSlot:
             self._conn = None
             self._cancel_sent_at = None
         if job is not None:
-            why = _exit_description(process)
-            log.error("task %s attempt %s lost: %s", job.task_id, job.attempt, why)
-            if self._stopping.is_set():
-                lifecycle.release(self.ctx, job.task_id, job.attempt)
-            else:
-                lifecycle.attempt_lost(self.ctx, job.task_id, job.attempt, why)
+            outcomes.attempt_lost(self.ctx, job, _exit_description(process), stopping=self._stopping.is_set())
 
     def _kill_child(self) -> None:
         process = self._process

@@ -1,10 +1,10 @@
 """One worker slot on a Ray cluster: a long-lived actor, and the dispatcher thread that supervises it.
 
-The thread turns what happens to its actor into task state with `tasks.lifecycle`, exactly as the
-local executor's slot thread does for its child process: progress, results, errors; an actor that
-dies (kill -9, OOM, a lost node) becomes a lost attempt and a fresh actor; an attempt that overruns
-the time limit or ignores a cancel gets its actor killed. Ray never retries anything itself
-(max_restarts=0, max_task_retries=0): a rerun is always the next attempt, fenced by the database.
+The thread starts, watches and kills its actor; what comes of an attempt (a result, an actor that
+dies of kill -9, OOM or a lost node, an overrun time limit, an ignored cancel) it hands to
+`executors.outcomes`, exactly as the local executor's slot thread does for its child process.
+Ray never retries anything itself (max_restarts=0, max_task_retries=0): a rerun is always the next
+attempt, fenced by the database.
 
 Progress is polled (`SlotWorker.progress`) rather than streamed from a generator: a plain actor
 call's result and `ray.wait` with a timeout are Ray's most exercised path, and actor death reaches
@@ -26,6 +26,7 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError
 
 from taxiway.core.context import AppContext
+from taxiway.executors import outcomes
 from taxiway.executors.base import SlotKind
 from taxiway.executors.ray.actor import ActorInfo, ProgressSnapshot
 from taxiway.tasks import lifecycle
@@ -260,36 +261,12 @@ class RaySlot:
         job = self._job
         if job is None or (done.task_id, done.attempt) != (job.task_id, job.attempt):
             return
-        if done.artifact is not None:
-            if lifecycle.complete(self.ctx, job.task_id, job.attempt, done.artifact, done.input_warnings):
-                self._sweep_earlier_attempts(job)
-            else:
-                # Not recorded (a stale attempt, whose task a newer one owns, or an output over the
-                # account's storage quota, which failed the task): its files must not linger.
-                self.ctx.blobs.delete_prefix(job.output_prefix)
-        elif done.cancelled:
-            if self._stopping.is_set():
-                lifecycle.release(self.ctx, job.task_id, job.attempt)
-        else:
-            lifecycle.fail(
-                self.ctx,
-                job.task_id,
-                job.attempt,
-                done.error or "Unknown error",
-                done.reason or "ERROR",
-                done.input_warnings,
-            )
-        self._forget_job()
-
-    def _sweep_earlier_attempts(self, job: ClaimedTask) -> None:
-        """Remove what earlier attempts of this task left in storage.
-
-        An attempt lost with its dispatcher (kill -9) was never recorded by anyone, so nothing else
-        deletes files it may have written. Earlier attempts are fenced out of the database and their
-        actors died with their owner, so nothing can write there any more.
-        """
-        for attempt in range(1, job.attempt):
-            self.ctx.blobs.delete_prefix(dataclasses.replace(job, attempt=attempt).output_prefix)
+        try:
+            outcomes.record_result(self.ctx, job, done, stopping=self._stopping.is_set())
+        except Exception:  # the slot serves on; the lease brings the task back
+            outcomes.result_not_recorded(self.ctx, job, done)
+        finally:
+            self._forget_job()
 
     def _pump_progress(self) -> None:
         job, actor = self._job, self._actor
@@ -313,31 +290,13 @@ class RaySlot:
         job = self._job
         if job is None:
             return
-        now = time.monotonic()
-        limit = self.ctx.settings.task_time_limit_seconds
-        if now - self._job_started > limit:
-            log.warning("task %s exceeded the time limit; killing its actor", job.task_id)
-            self._forget_job()
-            self._kill_actor()
-            lifecycle.fail(
-                self.ctx,
-                job.task_id,
-                job.attempt,
-                f"The task exceeded the time limit of {limit:g} seconds "
-                "(TAXIWAY_TASK_TIME_LIMIT_SECONDS) and was stopped.",
-                "TIME_LIMIT",
-            )
-            self.ctx.blobs.delete_prefix(job.output_prefix)
-        elif (
-            self._cancel_sent_at is not None
-            and now - self._cancel_sent_at > self.ctx.settings.cancel_grace_seconds
-        ):
-            log.warning("task %s ignored its cancel; killing its actor", job.task_id)
-            self._forget_job()
-            self._kill_actor()
-            if self._stopping.is_set():
-                lifecycle.release(self.ctx, job.task_id, job.attempt)
-            self.ctx.blobs.delete_prefix(job.output_prefix)
+        why = outcomes.overdue(self.ctx, self._job_started, self._cancel_sent_at)
+        if why is None:
+            return
+        log.warning("task %s %s; killing its actor", job.task_id, why)
+        self._forget_job()
+        self._kill_actor()
+        outcomes.killed_overdue(self.ctx, job, why, stopping=self._stopping.is_set())
 
     def _watch_idle(self) -> None:
         if self._wake.wait(POLL_SECONDS):
@@ -365,15 +324,8 @@ class RaySlot:
         job = self._job
         self._forget_job()
         self._kill_actor()  # in case it is only unreachable: it must not go on writing
-        if job is None:
-            return
-        log.error("task %s attempt %s lost: %s", job.task_id, job.attempt, why)
-        # Whatever the dead attempt had started to upload is of no use to anyone.
-        self.ctx.blobs.delete_prefix(job.output_prefix)
-        if self._stopping.is_set():
-            lifecycle.release(self.ctx, job.task_id, job.attempt)
-        else:
-            lifecycle.attempt_lost(self.ctx, job.task_id, job.attempt, why)
+        if job is not None:
+            outcomes.attempt_lost(self.ctx, job, why, stopping=self._stopping.is_set())
 
     def _forget_job(self) -> None:
         with self._lock:
