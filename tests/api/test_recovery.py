@@ -37,6 +37,9 @@ def test_killed_worker_reruns_the_task(server: Server, api: Api, slow_clip: Path
     # The server kept serving and has a fresh worker, which swept the killed one's working files.
     assert server.executor_pids() and server.executor_pids() != [pid]
     assert list((server.ctx.settings.scratch_dir / "jobs").iterdir()) == []
+    # Only the attempt that succeeded has files in storage: the killed one's are gone.
+    stored = server.ctx.settings.resolved_blob_dir / "artifacts" / task["id"]
+    assert [path.name for path in stored.iterdir()] == ["2"]
 
 
 def test_a_task_that_keeps_killing_its_worker_fails_after_three_attempts(
