@@ -18,7 +18,7 @@ import uvicorn
 
 from taxiway.api.app import create_app
 from taxiway.client import Policy
-from taxiway.core.context import AppContext
+from taxiway.context import AppContext
 from taxiway.core.settings import Settings
 from taxiway.engines import devices
 from taxiway.users.service import create_user

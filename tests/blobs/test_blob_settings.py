@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from taxiway.blobs.factory import open_blob_store
+from taxiway.blobs.links import FILES_PREFIX, Links
 from taxiway.blobs.local import LocalBlobStore
-from taxiway.core.links import FILES_PREFIX, Links
 from taxiway.core.security import LinkSigner
 from taxiway.core.settings import Settings
 

@@ -24,10 +24,10 @@ from mediafiles import make_video
 from raycluster import DispatcherProcess, RayHead
 from support import API
 from taxiway.accounts.service import grant_credits
-from taxiway.core.context import AppContext
+from taxiway.context import AppContext
 from taxiway.core.settings import Settings
 from taxiway.store.models import Account, Task
-from taxiway.tasks.states import LIVE_STATUSES
+from taxiway.store.states import LIVE_STATUSES
 from taxiway.users.service import create_user
 
 TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")

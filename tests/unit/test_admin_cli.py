@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from taxiway.accounts.service import upsert_account
 from taxiway.cli.main import app
-from taxiway.core.context import AppContext
+from taxiway.context import AppContext
 from taxiway.core.settings import Settings
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from support import Api, Server, stand_in_gpu_probe
-from taxiway.core.context import AppContext
+from taxiway.context import AppContext
 from taxiway.core.settings import Settings
 from taxiway.engines import devices
 from taxiway.executors.base import SlotKind, SlotPool, work_for

@@ -15,8 +15,8 @@ from taxiway.core.errors import BadRequest, Conflict, NotFound
 from taxiway.core.fields import FieldSpec, validate_fields
 from taxiway.core.settings import Settings
 from taxiway.core.timestamps import iso
+from taxiway.store.live import live_task_count
 from taxiway.store.models import Account, User, utcnow
-from taxiway.tasks.live import live_task_count
 from taxiway.webhooks.addresses import (
     CallbackRefused,
     CallbackUnresolvable,

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from taxiway import __version__
 from taxiway.api.errors import install_error_handlers
 from taxiway.api.routes import accounts, assets, engines, files, operations, system, tasks
-from taxiway.core.context import AppContext
+from taxiway.context import AppContext
 from taxiway.core.settings import Settings
 from taxiway.engines.catalog import model_warnings
 from taxiway.executors.local.supervisor import LocalExecutor

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import select
 
-from taxiway.core.context import AppContext
+from taxiway.blobs.links import Links
+from taxiway.context import AppContext
 from taxiway.core.errors import BadRequest, Unauthorized
-from taxiway.core.links import Links
 from taxiway.core.security import hash_token
 from taxiway.store.models import ApiToken
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from taxiway.blobs.links import Links
 from taxiway.core import ids
-from taxiway.core.links import Links
 from taxiway.core.timestamps import iso
 from taxiway.store.models import Asset
 

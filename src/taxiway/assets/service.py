@@ -10,13 +10,13 @@ from sqlalchemy.orm import Session
 
 from taxiway.accounts.service import get_account, require_accounts
 from taxiway.accounts.storage import check_room, lock_account
-from taxiway.assets.storage import store_media
+from taxiway.blobs.stored_media import store_media
+from taxiway.context import AppContext
 from taxiway.core import ids
-from taxiway.core.context import AppContext
 from taxiway.core.errors import BadRequest, Conflict, NotFound
 from taxiway.media.probe import MediaError, MediaKind
+from taxiway.store.live import live_counts_by_account, live_tasks
 from taxiway.store.models import Account, Asset
-from taxiway.tasks.live import live_counts_by_account, live_tasks
 
 # Content-Type -> (kind, file extension): what the contract accepts for upload.
 CONTENT_TYPES: dict[str, tuple[MediaKind, str]] = {

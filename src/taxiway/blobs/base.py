@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
-
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
 
 
 class BlobNotFound(Exception):
@@ -16,13 +13,6 @@ class BlobNotFound(Exception):
 
 class BlobStoreUnavailable(RuntimeError):
     """The configured store cannot be used (bucket missing, endpoint unreachable, access denied)."""
-
-
-def check_key(key: str) -> str:
-    """Keys are relative slash-separated names of safe characters; never '..' or absolute."""
-    if not _KEY.match(key) or ".." in key.split("/"):
-        raise ValueError(f"invalid blob key: {key!r}")
-    return key
 
 
 class BlobStore(Protocol):

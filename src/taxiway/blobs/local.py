@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from taxiway.blobs.base import BlobNotFound, check_key
+from taxiway.blobs.base import BlobNotFound
+from taxiway.core.keys import check_key
 
 
 class LocalBlobStore:

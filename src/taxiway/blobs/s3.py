@@ -12,7 +12,8 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from taxiway.blobs.base import BlobNotFound, BlobStoreUnavailable, check_key
+from taxiway.blobs.base import BlobNotFound, BlobStoreUnavailable
+from taxiway.core.keys import check_key
 from taxiway.core.scratch import working_dir
 from taxiway.media.formats import content_type_of
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from taxiway.core.context import AppContext
+    from taxiway.context import AppContext
 
 # The server's modules (SQLAlchemy, Alembic) load only when an admin command runs, so that
 # `taxiway upscale …` and the other client commands start quickly.

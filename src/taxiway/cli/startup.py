@@ -16,7 +16,7 @@ from rich.markup import escape
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
-    from taxiway.core.context import AppContext
+    from taxiway.context import AppContext
     from taxiway.core.settings import Settings
 
 err = Console(stderr=True)
@@ -51,7 +51,7 @@ def problems(exc: ValidationError) -> list[str]:
 
 def open_context(settings: Settings) -> AppContext:
     """The process's services (migrating the database), or one line saying what cannot be used."""
-    from taxiway.core.context import AppContext, StartupError
+    from taxiway.context import AppContext, StartupError
 
     try:
         return AppContext.build(settings)

@@ -15,7 +15,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from taxiway.blobs.base import check_key
+from taxiway.core.keys import check_key
 from taxiway.core.model_config import OPERATIONS, ModelConfig, SpandrelModel
 
 MODEL_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")

@@ -1,20 +1,19 @@
-"""What the scheduler needs from an executor, whichever backend runs the work.
+"""What both executor backends share: slot kinds, which work each kind claims, and a pool of
+supervised slots that satisfies the scheduler's Executor interface (taxiway.scheduler.executor).
 
-Two backends satisfy it: `local` (supervised child processes inside `taxiway serve`) and `ray`
-(long-lived actors on a Ray cluster, driven by `taxiway dispatcher`). The scheduler claims a task
-from the database and hands it to an idle slot; everything after that (progress, results, lost
-workers, time limits) is the executor's to record with `tasks.lifecycle`, fenced by attempt.
+Two backends: `local` (supervised child processes inside `taxiway serve`) and `ray` (long-lived
+actors on a Ray cluster, driven by `taxiway dispatcher`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from enum import StrEnum
 from typing import Generic, Protocol, TypeVar
 
 from taxiway.scheduler.claims import Work
-from taxiway.worker.contract import ClaimedTask
+from taxiway.scheduler.executor import Slot
 
 
 class SlotKind(StrEnum):
@@ -39,48 +38,11 @@ def work_for(kind: SlotKind, kinds: Collection[SlotKind], *, run_neural: bool = 
     return (Work.ANY,)
 
 
-class Slot(Protocol):
-    """One worker that runs one attempt at a time."""
+class SupervisedSlot(Slot, Protocol):
+    """A slot with a thread of its own that supervises one worker (a child process, a Ray actor)."""
 
     @property
     def kind(self) -> SlotKind: ...
-
-    def submit(self, job: ClaimedTask) -> bool:
-        """Start `job`; False if the worker went away since it was reported idle (the caller releases)."""
-        ...
-
-
-class Executor(Protocol):
-    """A fixed set of slots, and the running attempts on them."""
-
-    @property
-    def size(self) -> int:
-        """How many slots exist (busy or not): the scheduler's estimate of parallel capacity."""
-        ...
-
-    def start(self) -> None: ...
-
-    def idle_slots(self) -> Sequence[Slot]: ...
-
-    def work_for(self, slot: Slot) -> tuple[Work, ...]:
-        """What `slot` claims, in order of preference."""
-        ...
-
-    def in_flight(self) -> list[tuple[str, int]]:
-        """(task_id, attempt) of every attempt running on a slot now."""
-        ...
-
-    def cancel(self, task_id: str) -> None:
-        """Stop the attempt of `task_id` if it runs here; a no-op otherwise."""
-        ...
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """Hand running attempts back (no attempt counted) and shut the slots down."""
-        ...
-
-
-class SupervisedSlot(Slot, Protocol):
-    """A slot with a thread of its own that supervises one worker (a child process, a Ray actor)."""
 
     @property
     def idle(self) -> bool: ...

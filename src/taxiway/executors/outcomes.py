@@ -14,7 +14,7 @@ import logging
 import time
 from enum import StrEnum
 
-from taxiway.core.context import AppContext
+from taxiway.context import AppContext
 from taxiway.tasks import lifecycle
 from taxiway.worker.contract import ClaimedTask, JobDone
 

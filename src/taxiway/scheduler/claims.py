@@ -15,13 +15,14 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, and_, func, not_, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from taxiway.core.context import AppContext
+from taxiway.context import AppContext
 from taxiway.engines.catalog import CLASSIC_ENGINES
 from taxiway.scheduler.estimates import estimate_starts
+from taxiway.store import states
 from taxiway.store.models import Asset, Task, utcnow
-from taxiway.tasks import lifecycle, states
+from taxiway.tasks import lifecycle
+from taxiway.tasks.events import enqueue_task_event
 from taxiway.tasks.operations import OPERATIONS
-from taxiway.webhooks.outbox import enqueue_task_event
 from taxiway.worker.contract import ClaimedTask, InputRef
 
 

@@ -20,8 +20,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from taxiway.store import states
 from taxiway.store.models import Asset, Task, utcnow
-from taxiway.tasks import states
 
 HISTORY_PER_ENGINE = 30  # recent successes each engine's model is fitted to
 DEFAULT_RUN_SECONDS = 60.0  # a task of an engine (and a server) with no history at all

@@ -18,11 +18,12 @@ import uuid
 
 from sqlalchemy import select
 
-from taxiway.core.context import AppContext
-from taxiway.executors.base import Executor
+from taxiway.context import AppContext
 from taxiway.scheduler.claims import Work, claim_next, mark_throttled, refresh_estimates
+from taxiway.scheduler.executor import Executor
+from taxiway.store import states
 from taxiway.store.models import Task
-from taxiway.tasks import lifecycle, states
+from taxiway.tasks import lifecycle
 
 log = logging.getLogger(__name__)
 

@@ -18,17 +18,17 @@ from taxiway.accounts.service import (
     get_account,
 )
 from taxiway.accounts.storage import lock_account
+from taxiway.context import AppContext
 from taxiway.core import ids
-from taxiway.core.context import AppContext
 from taxiway.core.errors import AccountBusy, BadRequest, InsufficientCredits
 from taxiway.core.fields import validate_fields
 from taxiway.engines.catalog import EngineChoice, UnknownModel, choose
+from taxiway.store.live import live_task_count, live_tasks
 from taxiway.store.models import Account, Task, utcnow
-from taxiway.tasks.live import live_task_count, live_tasks
+from taxiway.store.states import PENDING
 from taxiway.tasks.operations import Operation
 from taxiway.tasks.planning import Plan, credits_for, plan_task
 from taxiway.tasks.presenter import running_task_json
-from taxiway.tasks.states import PENDING
 
 
 def _account(session: Session, user_id: str, plan: Plan, email: str | None) -> Account:

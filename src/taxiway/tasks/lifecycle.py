@@ -16,13 +16,13 @@ from sqlalchemy.orm import Session
 
 from taxiway.accounts.service import adjust_credits_used
 from taxiway.accounts.storage import StorageQuotaExceeded, check_room, gb, lock_account, used_bytes
-from taxiway.assets.storage import StoredMedia
+from taxiway.blobs.stored_media import StoredMedia
+from taxiway.context import AppContext
 from taxiway.core import ids
-from taxiway.core.context import AppContext
 from taxiway.core.errors import NotFound
+from taxiway.store import states
 from taxiway.store.models import Asset, Task, utcnow
-from taxiway.tasks import states
-from taxiway.webhooks.outbox import enqueue_progress_event, enqueue_task_event
+from taxiway.tasks.events import enqueue_progress_event, enqueue_task_event
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from taxiway.accounts.service import task_features_json
 from taxiway.assets.presenter import artifact_json
+from taxiway.blobs.links import Links
 from taxiway.core import ids
-from taxiway.core.links import Links
 from taxiway.core.timestamps import iso
 from taxiway.store.models import Asset, Task
 from taxiway.tasks.operations import OPERATIONS

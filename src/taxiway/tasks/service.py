@@ -6,12 +6,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from taxiway.accounts.service import get_account
+from taxiway.context import AppContext
 from taxiway.core import ids
-from taxiway.core.context import AppContext
 from taxiway.core.errors import Conflict, NotFound
+from taxiway.store import states
+from taxiway.store.live import live_tasks
 from taxiway.store.models import Asset, Task, WebhookDelivery
-from taxiway.tasks import lifecycle, states
-from taxiway.tasks.live import live_tasks
+from taxiway.tasks import lifecycle
 from taxiway.tasks.presenter import task_ref
 
 

@@ -15,7 +15,7 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import or_, select
 
-from taxiway.core.context import AppContext
+from taxiway.context import AppContext
 from taxiway.store.models import User, WebhookDelivery, utcnow
 from taxiway.webhooks.addresses import CallbackRefused, CallbackUnresolvable, resolve_callback
 from taxiway.webhooks.pinned import pinned_client, post_pinned

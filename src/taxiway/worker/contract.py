@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from taxiway.assets.storage import StoredMedia
+from taxiway.blobs.stored_media import StoredMedia
 from taxiway.core.settings import Settings
 from taxiway.media.probe import MediaKind
 

@@ -13,8 +13,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from taxiway.assets.storage import StoredMedia, store_media
 from taxiway.blobs.base import BlobNotFound, BlobStore
+from taxiway.blobs.stored_media import StoredMedia, store_media
 from taxiway.core.disk import StorageFull, full_disk_error, is_disk_full
 from taxiway.core.scratch import sweep, working_dir
 from taxiway.core.settings import Settings

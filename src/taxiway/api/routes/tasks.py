@@ -10,8 +10,9 @@ from fastapi.concurrency import run_in_threadpool
 from taxiway.api.deps import Ctx, CurrentUser, RequestLinks
 from taxiway.core.errors import BadRequest, NotFound
 from taxiway.core.fields import FieldSpec, validate_fields
-from taxiway.tasks import service, states
-from taxiway.tasks.live import live_tasks
+from taxiway.store import states
+from taxiway.store.live import live_tasks
+from taxiway.tasks import service
 from taxiway.tasks.presenter import load_view, load_views, running_task_json, task_json
 
 router = APIRouter(tags=["tasks"])

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
-from taxiway.core.context import AppContext
+from taxiway.context import AppContext
 from taxiway.core.settings import Settings
 from taxiway.engines.devices import visible_gpu_ids
 from taxiway.executors import outcomes

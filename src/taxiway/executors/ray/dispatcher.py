@@ -21,7 +21,7 @@ from types import FrameType
 import ray
 
 from taxiway import __version__
-from taxiway.core.context import AppContext, StartupError
+from taxiway.context import AppContext, StartupError
 from taxiway.core.settings import Settings
 from taxiway.executors.ray.executor import RayExecutor, slot_specs
 from taxiway.scheduler.loop import Scheduler

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ray
 
-from taxiway.core.context import AppContext
+from taxiway.context import AppContext
 from taxiway.core.settings import Settings
 from taxiway.executors.base import SlotPool
 from taxiway.executors.ray.actor import SlotWorker

@@ -25,7 +25,7 @@ from typing import Any
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError
 
-from taxiway.core.context import AppContext
+from taxiway.context import AppContext
 from taxiway.executors import outcomes
 from taxiway.executors.base import SlotKind
 from taxiway.executors.ray.actor import ActorInfo, ProgressSnapshot

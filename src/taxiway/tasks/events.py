@@ -1,7 +1,8 @@
-"""Callbacks are written to the database in the same transaction as the change they report.
+"""Task events for callbacks (the outbox): written to the database in the same transaction as the
+change they report.
 
 So a callback is never lost when a process dies after the change, and never sent for a change
-that rolled back. The deliverer sends them later.
+that rolled back. The deliverer (taxiway.webhooks) sends them later, knowing nothing of tasks.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from taxiway.blobs.links import Links
 from taxiway.core import ids
-from taxiway.core.links import Links
 from taxiway.store.models import Task, WebhookDelivery, utcnow
 from taxiway.tasks.presenter import load_view, task_json
 

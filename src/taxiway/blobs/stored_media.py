@@ -1,4 +1,5 @@
-"""Moving a media file into the blob store with its previews: shared by uploads and workers."""
+"""Moving a media file into the blob store with its previews: shared by uploads (API servers) and
+worker outputs, so it sits with the blob store, below both."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from taxiway.store.models import Task
-from taxiway.tasks.states import LIVE_STATUSES
+from taxiway.store.states import LIVE_STATUSES
 
 
 def live_tasks_query(*, user_id: str | None = None, account_id: int | None = None) -> Select[tuple[Task]]:

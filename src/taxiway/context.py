@@ -12,8 +12,8 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from taxiway.blobs.base import BlobStore, BlobStoreUnavailable
 from taxiway.blobs.factory import open_blob_store
+from taxiway.blobs.links import Links
 from taxiway.core.db import Database
-from taxiway.core.links import Links
 from taxiway.core.scratch import sweep
 from taxiway.core.security import LinkSigner
 from taxiway.core.settings import Settings
