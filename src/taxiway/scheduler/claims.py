@@ -122,6 +122,7 @@ def claim_next(ctx: AppContext, owner: str, work: Work = Work.ANY) -> ClaimedTas
             operation=OPERATIONS[task.operation].engine_operation,
             params=dict(task.params),
             inputs=inputs,
+            engine=task.engine,
         )
 
 

@@ -47,8 +47,9 @@ class ClaimedTask:
     task_id: str
     attempt: int
     operation: str  # engine operation, e.g. "upscale"
-    params: dict[str, Any]
+    params: dict[str, Any]  # params["model"]: the model admission chose
     inputs: dict[str, InputRef]
+    engine: str | None = None  # the engine admission chose for it (what options.engine shows)
 
     @property
     def output_prefix(self) -> str:

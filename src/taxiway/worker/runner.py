@@ -54,15 +54,24 @@ class JobRunner:
         """The engines this worker holds, by name, least recently used first."""
         return list(self._engines)
 
-    def _engine(self, operation: str, model: str | None) -> Engine:
+    def _engine(self, job: ClaimedTask) -> Engine:
+        """The engine admission chose for ``job``, built here from this worker's configuration of
+        the model it named (never a choice of the worker's own)."""
+        model = job.params.get("model")
         try:
-            choice = choose(operation, self.settings, model)
+            choice = choose(job.operation, self.settings, model)
         except UnknownModel as exc:
             raise EngineError(
-                f"This worker has no model {model!r} for {operation} ({exc}): the API servers and "
+                f"This worker has no model {model!r} for {job.operation} ({exc}): the API servers and "
                 "workers must share one models configuration.",
                 reason="ENGINE_UNAVAILABLE",
             ) from exc
+        if job.engine is not None and choice.engine != job.engine:
+            raise EngineError(
+                f"This worker's model {model!r} is {choice.engine}, but the task was admitted for "
+                f"{job.engine}: the API servers and workers must share one models configuration.",
+                reason="ENGINE_UNAVAILABLE",
+            )
         engine = self._engines.pop(choice.engine, None)
         if engine is None:
             if choice.neural:
@@ -113,7 +122,7 @@ class JobRunner:
     def _run(
         self, job: ClaimedTask, work_dir: Path, progress: _ThrottledProgress, warnings: InputWarnings
     ) -> StoredMedia:
-        engine = self._engine(job.operation, job.params.get("model"))
+        engine = self._engine(job)
         with ExitStack() as stack:
             paths = {
                 role: stack.enter_context(self.blobs.local_path(ref.blob_key))
