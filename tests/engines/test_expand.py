@@ -18,7 +18,7 @@ from mediafiles import make_image, make_video, pattern_frame
 from support import Api, Server, free_port, settings_for_test
 from taxiway.engines.base import EngineError, EngineJob, StopRequested
 from taxiway.engines.classic.expand import ClassicExpand
-from taxiway.media.expand_fill import Compositor, frame_planes
+from taxiway.engines.classic.expand_fill import Compositor, frame_planes
 from taxiway.media.expand_layout import ExpandLayout, expand_layout
 from taxiway.media.probe import probe_file
 from taxiway.media.scale import Scaler

@@ -18,8 +18,7 @@ from mediafiles import make_corrupt_payload, make_video, make_video_cli
 from support import Server
 from taxiway.engines.base import EngineError, EngineJob, StopRequested
 from taxiway.engines.classic.extend import ClassicExtend
-from taxiway.media.decode import VideoDecoder
-from taxiway.media.extend_motion import (
+from taxiway.engines.classic.extend_motion import (
     DX,
     DY,
     TURN,
@@ -29,6 +28,7 @@ from taxiway.media.extend_motion import (
     move_from_seed,
     plan_path,
 )
+from taxiway.media.decode import VideoDecoder
 from taxiway.media.probe import probe_file
 
 FPS = 24

@@ -24,9 +24,9 @@ from support import Api, Server
 from taxiway.engines.base import EngineError, EngineJob, StopRequested
 from taxiway.engines.classic.looks import DEFAULT_LOOK, LOOK_NAMES, VOCABULARY, LookChoice, resolve_look
 from taxiway.engines.classic.restyle import ClassicRestyle
+from taxiway.engines.classic.restyle_looks import LookRenderer
 from taxiway.media.probe import probe_file
-from taxiway.media.restyle_frames import CropScaleRGB, centre_crop
-from taxiway.media.restyle_looks import LookRenderer
+from taxiway.media.rgb_frames import CropScaleRGB, centre_crop
 
 DEFAULT_SENTENCE = "no look recognised in the prompt; using the default look 'cinematic'"
 

@@ -12,4 +12,12 @@ free of PyAV for callers that only need arithmetic):
 * ``encode``     -- ``H264Writer``: libx264 MP4 output with the source audio, faststart, atomic.
 * ``audio``      -- ``AudioCarrier``: copying or transcoding the source audio into the output.
 * ``pipeline``   -- ``transcode_frames``: decode+transform on a worker thread, encode on the caller's.
+* ``timing``, ``timeline``, ``input_warnings`` -- the output's timing policy, and what was repaired.
+* ``rgb_frames`` -- ``CropScaleRGB``, ``RGBToVideoFrame``: frames to RGB arrays and back.
+* ``images``     -- ``load_image``: a still input image, upright.
+* ``expand_layout`` -- the expand ratios and where the picture sits on the canvas.
+* ``formats``    -- what a probed container is stored and served as.
+
+Engine algorithms (the classic looks, fills, motion and rendering) live with their engines, in
+``taxiway.engines.classic``.
 """

@@ -12,7 +12,7 @@ What it does, per frame, with no per-pixel Python (swscale, OpenCV and NumPy on 
 * fill, without an image: the video itself, scaled to cover the canvas, heavily blurred (sigma
   1/32 of the canvas's long side), dimmed and desaturated, and averaged over time (0.4 s
   exponential moving average) so it does not flicker. With ``job.image``: that image scaled to cover
-  the canvas and centre-cropped, static. See :mod:`taxiway.media.expand_fill`;
+  the canvas and centre-cropped, static. See :mod:`taxiway.engines.classic.expand_fill`;
 * output: H.264 via :class:`~taxiway.media.encode.H264Writer`, source frame rate and timestamps,
   source audio carried along in sync, cut after ``params["output_seconds"]``.
 
@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from taxiway.engines.base import EngineError, EngineJob, Progress
+from taxiway.engines.classic.expand_fill import SMOOTHING_S, Compositor, Planes, image_fill
 from taxiway.engines.media_errors import REASON_UNDECODABLE, reencoding
 from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET
-from taxiway.media.expand_fill import SMOOTHING_S, Compositor, ImageError, Planes, image_fill, load_image
 from taxiway.media.expand_layout import ExpandLayout, aspect_ratio, expand_layout
+from taxiway.media.images import ImageError, load_image
 from taxiway.media.pipeline import transcode_frames
 from taxiway.media.scale import Scaler
 

@@ -8,15 +8,15 @@ What it does, exactly:
 2. The camera motion at the end of the source is measured from those last frames: corners tracked
    by pyramidal Lucas-Kanade optical flow on downscaled luma, one global similarity (pan, zoom,
    rotation) fitted robustly, so objects moving on their own do not count
-   (:mod:`taxiway.media.extend_motion`).
+   (:mod:`taxiway.engines.classic.extend_motion`).
 3. ``extend_seconds × fps`` new frames are rendered by warping the last source frame along a path
    that continues that motion and eases it, within about a second, into a slow camera move: the
    move the prompt names (zoom in / push in, zoom out / pull back, pan left, pan right, tilt up,
-   tilt down, static / locked off; see :func:`~taxiway.media.extend_motion.move_from_prompt`),
+   tilt down, static / locked off; see :func:`~taxiway.engines.classic.extend_motion.move_from_prompt`),
    else a slow drift drawn from ``seed``. A gradual zoom keeps the picture's edges out of view;
    edges still exposed (zoom outs, large moves) are filled by reflection. Seeded film grain scaled
    to the source's own frame-to-frame noise fades in, so a grainy source does not turn frozen and
-   clean at the seam; a clean source gets none (:mod:`taxiway.media.extend_render`).
+   clean at the seam; a clean source gets none (:mod:`taxiway.engines.classic.extend_render`).
 4. Audio: the source's audio (re-encoded to AAC), then silence up to the end.
 
 Limits, stated plainly: nothing new is generated. Every new frame is the last source frame moved
@@ -40,17 +40,23 @@ import numpy as np
 from av.video.frame import VideoFrame
 
 from taxiway.engines.base import EngineError, EngineJob, Progress
-from taxiway.engines.media_errors import reencoding
-from taxiway.media.decode import VideoDecoder
-from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET, H264Writer
-from taxiway.media.extend_motion import (
+from taxiway.engines.classic.extend_motion import (
     CameraMove,
     estimate_motion,
     move_from_prompt,
     move_from_seed,
     plan_path,
 )
-from taxiway.media.extend_render import GRAIN_MARGIN, FrameWarper, estimate_noise, to_video_frame, yuv_planes
+from taxiway.engines.classic.extend_render import (
+    GRAIN_MARGIN,
+    FrameWarper,
+    estimate_noise,
+    to_video_frame,
+    yuv_planes,
+)
+from taxiway.engines.media_errors import reencoding
+from taxiway.media.decode import VideoDecoder
+from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET, H264Writer
 from taxiway.media.geometry import nearest_even
 from taxiway.media.pipeline import REPORT_EVERY_FRAMES, transcode_frames
 from taxiway.media.scale import Scaler

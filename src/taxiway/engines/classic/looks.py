@@ -2,7 +2,7 @@
 
 This module is pure Python on purpose: the API process imports it when a restyle task is admitted
 (to show the chosen look in the task's options) and must not load OpenCV, NumPy or PyAV for that.
-The pixel work of each look lives in :mod:`taxiway.media.restyle_looks`.
+The pixel work of each look lives in :mod:`taxiway.engines.classic.restyle_looks`.
 
 Matching rules (:func:`resolve_look`):
 

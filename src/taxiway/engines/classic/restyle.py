@@ -12,7 +12,7 @@ What it does, per request:
    bicubic): a portrait source restyled to landscape loses its top and bottom, and small sources
    are upscaled without any detail being invented;
 3. applies the look with ``structure_transformation`` (0…10) as its strength, a blend of a colour
-   grade and the full stylization (see :mod:`taxiway.media.restyle_looks`): tone curves, tints,
+   grade and the full stylization (see :mod:`taxiway.engines.classic.restyle_looks`): tone curves, tints,
    edge-preserving smoothing with fixed colour levels and ink lines (cartoon), colour-dodge pencil
    lines on paper (sketch), a Kuwahara filter with lit relief (oil painting), washes with darkened
    edges on paper (watercolor), glowing gradient edges (neon), blooms, vignettes, and seeded film
@@ -46,11 +46,11 @@ from av.video.frame import VideoFrame
 
 from taxiway.engines.base import EngineError, EngineJob, Progress
 from taxiway.engines.classic.looks import LookChoice, resolve_look
+from taxiway.engines.classic.restyle_looks import LookRenderer
 from taxiway.engines.media_errors import reencoding
 from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET
 from taxiway.media.pipeline import transcode_frames
-from taxiway.media.restyle_frames import CropScaleRGB, RGBToVideoFrame
-from taxiway.media.restyle_looks import LookRenderer
+from taxiway.media.rgb_frames import CropScaleRGB, RGBToVideoFrame
 
 OUTPUT_NAME = "output.mp4"
 # EngineError.reason for input that turns out to be undecodable part-way through.

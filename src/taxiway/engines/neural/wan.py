@@ -57,11 +57,11 @@ from taxiway.engines.neural.frame_plan import (
 from taxiway.engines.neural.wan_pipeline import Window, encode_prompt, generate, load_pipeline
 from taxiway.media.decode import VideoDecoder, copy_timing
 from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET
-from taxiway.media.expand_fill import ImageError, load_image
 from taxiway.media.expand_layout import ASPECTS, aspect_ratio
 from taxiway.media.geometry import nearest_even
+from taxiway.media.images import ImageError, load_image
 from taxiway.media.pipeline import REPORT_EVERY_FRAMES, transcode_frames
-from taxiway.media.restyle_frames import CropScaleRGB, RGBToVideoFrame
+from taxiway.media.rgb_frames import CropScaleRGB, RGBToVideoFrame
 from taxiway.media.scale import Scaler
 from taxiway.media.timeline import continuation_ticks
 

@@ -1,6 +1,6 @@
-"""Frame plumbing of the classic restyle engine: centre crop + resize into RGB, and back to yuv420p.
+"""Decoded frames to RGB arrays and back: centre crop + resize into RGB, and back to yuv420p, for
+engines that work on RGB pictures (the classic restyle looks, the Wan models).
 
-The looks (:mod:`taxiway.media.restyle_looks`) work on RGB NumPy arrays at the output size.
 :class:`CropScaleRGB` turns a decoded frame into one with a single FFmpeg filter graph (``crop`` only
 moves plane pointers, ``scale`` resamples and converts to RGB honouring the source's YUV matrix and
 range), and :class:`RGBToVideoFrame` turns the styled array back into a yuv420p BT.709 limited-range

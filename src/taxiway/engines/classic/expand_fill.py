@@ -9,8 +9,8 @@ Everything works on yuv420p planes with NumPy and OpenCV (no RGB round trip, no 
   time with an exponential moving average (time constant ``smoothing_s``, from the frames' own
   timestamps, so variable frame rate is handled) so it cannot flicker, dimmed and desaturated so the
   real picture stands out, then enlarged to the canvas with bilinear interpolation.
-* :func:`load_image` + :func:`image_fill`: a still image, upright, scaled to cover the canvas and
-  centre-cropped (a static fill).
+* :func:`image_fill`: a still image (:func:`taxiway.media.images.load_image`), scaled to cover
+  the canvas and centre-cropped (a static fill).
 * :class:`Compositor`: the fill, then the picture pasted at its place with a feathered edge of a few
   pixels (linear ramp, integer blend) on the sides that border the fill. Inside the feather the
   picture's pixels are copied unchanged.
@@ -20,15 +20,12 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 from av.video.frame import VideoFrame
 
-from taxiway.media.containers import close_input, describe_av_error, open_input, pick_video_stream
-from taxiway.media.decode import Uprighter, clockwise_rotation, copy_timing
+from taxiway.media.decode import copy_timing
 from taxiway.media.expand_layout import ExpandLayout, ceil_even
 from taxiway.media.scale import Scaler
 
@@ -54,29 +51,6 @@ def frame_planes(frame: VideoFrame) -> Planes:
         rows = np.frombuffer(plane, np.uint8)[: plane.height * plane.line_size]
         views.append(rows.reshape(plane.height, plane.line_size)[:, :width])
     return views[0], views[1], views[2]
-
-
-class ImageError(Exception):
-    """The image file holds no decodable picture; ``str(exc)`` says why, in lower case, for users."""
-
-
-def load_image(path: Path) -> VideoFrame:
-    """The first picture of an image file, upright (EXIF orientation applied). Raises ImageError."""
-    try:
-        container = open_input(path)
-    except Exception as exc:  # av.FFmpegError, OSError, UnsafeInput: all mean "not an image we can read"
-        raise ImageError(describe_av_error(exc)) from exc
-    try:
-        stream = pick_video_stream(container)
-        if stream is not None:
-            for packet in container.demux(stream):
-                for frame in stream.decode(packet):
-                    return Uprighter()(frame, clockwise_rotation(frame))
-    except av.FFmpegError as exc:
-        raise ImageError(describe_av_error(exc)) from exc
-    finally:
-        close_input(container)
-    raise ImageError("it holds no picture")
 
 
 def image_fill(image: VideoFrame, width: int, height: int) -> Planes:
