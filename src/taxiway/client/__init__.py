@@ -29,7 +29,17 @@ from taxiway.client.errors import (
     Unauthorized,
 )
 from taxiway.client.flows import BusyWait, Policy
-from taxiway.client.models import Account, Artifact, Asset, Credits, EngineInfo, Engines, MediaInfo, Task
+from taxiway.client.models import (
+    Account,
+    Artifact,
+    Asset,
+    Credits,
+    EngineInfo,
+    Engines,
+    Features,
+    MediaInfo,
+    Task,
+)
 from taxiway.client.sync import Client
 
 __all__ = [
@@ -47,6 +57,7 @@ __all__ = [
     "Credits",
     "EngineInfo",
     "Engines",
+    "Features",
     "InsufficientCredits",
     "InvalidSignature",
     "MediaInfo",

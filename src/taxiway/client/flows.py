@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pydantic
 
 from taxiway.client import requests
 from taxiway.client.effects import Download, Flow, Notify, Request, Sleep, T
@@ -136,7 +137,15 @@ def fetch(
 ) -> Flow[T]:
     """Call and turn the JSON answer into a model."""
     response = yield from call(request, policy, on_busy)
-    return parse(_json(response))
+    try:
+        return parse(_json(response))
+    except pydantic.ValidationError as exc:  # the models take any object; this is not one
+        raise ApiError(
+            f"{_describe(request)}: the server answered {response.status_code} with JSON of another shape "
+            f"({exc.errors()[0]['msg']})",
+            response.status_code,
+            {},
+        ) from None
 
 
 def discard(request: Request, policy: Policy) -> Flow[None]:

@@ -1,10 +1,23 @@
-"""Typed views of the contract's JSON. Lenient on purpose: every field of the contract is optional,
-and other servers speaking it format numbers as strings; `raw` keeps the whole object."""
+"""Typed views of the contract's JSON (pydantic models). Lenient on purpose: every field of the
+contract is optional, null means absent, other servers format numbers as strings, and fields the
+models do not name are kept (as attributes, and in `raw`, the whole object as received)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    AliasChoices,
+    AliasPath,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
 
 LIVE_STATUSES = frozenset({"PENDING", "THROTTLED", "RUNNING"})
 FINISHED_STATUSES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
@@ -22,99 +35,138 @@ def _integer(value: Any) -> int | None:
     return None if number is None else int(number)
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+def _text_or(default: str | None) -> BeforeValidator:
+    return BeforeValidator(lambda value: value if isinstance(value, str) else default)
 
 
-def _dimensions(metadata: dict[str, Any]) -> tuple[int | None, int | None]:
-    size = metadata.get("size")
-    if isinstance(size, dict):
-        return _integer(size.get("width")), _integer(size.get("height"))
-    dims = metadata.get("dimensions")
-    if isinstance(dims, list | tuple) and len(dims) == 2:
-        return _integer(dims[0]), _integer(dims[1])
-    return _integer(metadata.get("width")), _integer(metadata.get("height"))
+def _only(kind: type | tuple[type, ...], default: Any) -> BeforeValidator:
+    """Anything not of `kind` reads as `default`: a wrong shape never fails a whole response."""
+    return BeforeValidator(lambda value: value if isinstance(value, kind) else default)
 
 
-@dataclass(frozen=True)
-class MediaInfo:
+def _objects(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _strings(value: Any) -> list[str]:
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+Number = Annotated[float | None, BeforeValidator(_number)]
+Integer = Annotated[int | None, BeforeValidator(_integer)]
+Text = Annotated[str | None, _text_or(None)]
+Name = Annotated[str, _text_or("")]
+Texts = Annotated[tuple[str, ...], BeforeValidator(_strings)]
+Object = Annotated[dict[str, Any], _only(dict, {})]
+
+
+def _ids(*names: str) -> Any:
+    # Task and asset objects carry their composite id (taskId, assetId) and a bare uuid (id).
+    return Field("", validation_alias=AliasChoices(*names), serialization_alias=names[0])
+
+
+class Model(BaseModel):
+    """Base of the response models: camelCase in, snake_case out, immutable, `raw` kept."""
+
+    # defer_build: schemas are built on first use, not when the CLI starts.
+    model_config = ConfigDict(
+        extra="allow", frozen=True, populate_by_name=True, alias_generator=to_camel, defer_build=True
+    )
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_raw(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        if not isinstance(data, dict):
+            return handler(data)
+        model = handler({key: value for key, value in data.items() if value is not None})
+        model._raw = data
+        return model
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The object exactly as the server sent it."""
+        return self._raw
+
+    @classmethod
+    def from_json(cls, data: Any) -> Self:
+        """Parse a decoded JSON object; raises pydantic.ValidationError when it is not an object."""
+        return cls.model_validate(data)
+
+
+def _side(name: str, index: int) -> Any:
+    # Servers send size {width, height}, dimensions [w, h] or plain width/height: the first found wins.
+    return Field(
+        None, validation_alias=AliasChoices(AliasPath("size", name), AliasPath("dimensions", index), name)
+    )
+
+
+class MediaInfo(Model):
     """What the server measured of a video or image."""
 
-    width: int | None = None
-    height: int | None = None
-    duration: float | None = None
-    frame_rate: float | None = None
-
-    @classmethod
-    def from_json(cls, metadata: Any) -> MediaInfo:
-        if not isinstance(metadata, dict):
-            return cls()
-        width, height = _dimensions(metadata)
-        return cls(width, height, _number(metadata.get("duration")), _number(metadata.get("frameRate")))
+    width: Integer = _side("width", 0)
+    height: Integer = _side("height", 1)
+    duration: Number = None
+    frame_rate: Number = None
 
 
-@dataclass(frozen=True)
-class Artifact:
+Media = Annotated[MediaInfo, _only(dict, {})]
+
+
+class Artifact(Model):
     """One output file of a finished task; `url` is a signed download link."""
 
-    asset_id: str
-    filename: str | None
-    url: str | None
-    file_size: int | None
-    media: MediaInfo
-    raw: dict[str, Any] = field(repr=False, compare=False)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Artifact:
-        return cls(
-            asset_id=_text(data.get("assetId")) or _text(data.get("id")) or "",
-            filename=_text(data.get("filename")),
-            url=_text(data.get("url")),
-            file_size=_integer(data.get("fileSize")),
-            media=MediaInfo.from_json(data.get("metadata")),
-            raw=data,
-        )
+    asset_id: str = _ids("assetId", "id")
+    filename: Text = None
+    url: Text = None
+    file_size: Integer = None
+    preview_urls: Texts = ()
+    media: Media = Field(default_factory=MediaInfo, alias="metadata")
 
 
-@dataclass(frozen=True)
-class Task:
-    task_id: str
-    status: str
-    name: str | None
-    task_type: str | None
-    progress_ratio: float
-    progress_text: str | None
-    estimated_time_to_start: float | None
-    error: dict[str, Any] | str | None
-    artifacts: tuple[Artifact, ...]
-    options: dict[str, Any]
-    created_at: str | None
-    updated_at: str | None
-    reply_ref: str | None
-    raw: dict[str, Any] = field(repr=False, compare=False)
+class Features(Model):
+    """GET features, and the `features` every task carries: credits permitted and used, storage."""
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Task:
-        artifacts = data.get("artifacts")
-        options = data.get("options")
-        return cls(
-            task_id=_text(data.get("taskId")) or _text(data.get("id")) or "",
-            status=_text(data.get("status")) or "UNKNOWN",
-            name=_text(data.get("name")),
-            task_type=_text(data.get("taskType")),
-            progress_ratio=min(1.0, max(0.0, _number(data.get("progressRatio")) or 0.0)),
-            progress_text=_text(data.get("progressText")),
-            estimated_time_to_start=_number(data.get("estimatedTimeToStartSeconds")),
-            error=data.get("error") if isinstance(data.get("error"), dict | str) else None,
-            artifacts=tuple(Artifact.from_json(item) for item in artifacts or [] if isinstance(item, dict))
-            if isinstance(artifacts, list)
-            else (),
-            options=options if isinstance(options, dict) else {},
-            created_at=_text(data.get("createdAt")),
-            updated_at=_text(data.get("updatedAt")),
-            reply_ref=_text(data.get("replyRef")),
-            raw=data,
-        )
+    email: Text = None
+    # GET features nests them ({"permitted": {"numPlanCredits": n}}); a task's features are flat.
+    permitted: Integer = Field(
+        None,
+        validation_alias=AliasChoices(AliasPath("permitted", "numPlanCredits"), "numPlanCredits_permitted"),
+    )
+    used: Integer = Field(
+        None, validation_alias=AliasChoices(AliasPath("used", "numPlanCredits"), "numPlanCredits_used")
+    )
+    storage_gb: Number = Field(None, alias="storageGB")
+    # taxiway's additive fields (None from servers without them).
+    storage_used_gb: Number = Field(None, alias="storageUsedGB")
+    plan: Text = None
+
+    @property
+    def available(self) -> int | None:
+        return None if self.permitted is None or self.used is None else self.permitted - self.used
+
+
+Credits = Features  # the name the client first gave GET features' answer
+
+
+class Task(Model):
+    """A task as every create, GET tasks/{taskId} and callback answers it."""
+
+    task_id: str = _ids("taskId", "id")
+    status: Annotated[str, _text_or("UNKNOWN")] = "UNKNOWN"
+    name: Text = None
+    task_type: Text = None
+    progress_ratio: Annotated[float, BeforeValidator(lambda v: min(1.0, max(0.0, _number(v) or 0.0)))] = 0.0
+    progress_text: Text = None
+    estimated_time_to_start: Number = Field(None, alias="estimatedTimeToStartSeconds")
+    error: Annotated[dict[str, Any] | str | None, _only((dict, str), None)] = None
+    artifacts: Annotated[tuple[Artifact, ...], BeforeValidator(_objects)] = ()
+    options: Object = Field(default_factory=dict)
+    created_at: Text = None
+    updated_at: Text = None
+    reply_url: Text = None
+    reply_ref: Text = None
+    features: Annotated[Features | None, _only(dict, None)] = None
 
     @property
     def is_live(self) -> bool:
@@ -139,141 +191,69 @@ class Task:
     @property
     def engine(self) -> str | None:
         """Which engine produced the result (a taxiway extension in `options`)."""
-        return _text(self.options.get("engine"))
+        engine = self.options.get("engine")
+        return engine if isinstance(engine, str) else None
 
 
-@dataclass(frozen=True)
-class Asset:
-    asset_id: str
-    name: str | None
-    media_type: str | None
-    url: str | None
-    file_size: int | None
-    media: MediaInfo
-    email: str | None
-    created_at: str | None
-    raw: dict[str, Any] = field(repr=False, compare=False)
+class Asset(Model):
+    """An upload or an artifact, as GET assets/{assetId} answers it."""
+
+    asset_id: str = _ids("assetId", "id")
+    name: Text = None
+    media_type: Text = None
+    url: Text = None
+    file_size: Integer = None
+    preview_urls: Texts = ()
+    media: Media = Field(default_factory=MediaInfo, alias="metadata")
+    email: Text = None
+    created_at: Text = None
     # taxiway's additive fields (None from servers without them).
-    group_id: str | None = None
-    sha256: str | None = None
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Asset:
-        return cls(
-            asset_id=_text(data.get("assetId")) or _text(data.get("id")) or "",
-            name=_text(data.get("name")),
-            media_type=_text(data.get("mediaType")),
-            url=_text(data.get("url")),
-            file_size=_integer(data.get("fileSize")),
-            media=MediaInfo.from_json(data.get("metadata")),
-            email=_text(data.get("email")),
-            created_at=_text(data.get("createdAt")),
-            raw=data,
-            group_id=_text(data.get("assetGroupId")),
-            sha256=_text(data.get("contentSha256")),
-        )
+    group_id: Text = Field(None, alias="assetGroupId")
+    sha256: Text = Field(None, alias="contentSha256")
 
 
-@dataclass(frozen=True)
-class Account:
-    email: str
-    max_jobs: int | None
-    reply_url: str | None
-    raw: dict[str, Any] = field(repr=False, compare=False)
+class Account(Model):
+    """An account (POST/GET accounts/{email}): the bucket of credits and its concurrency limit."""
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Account:
-        return cls(
-            email=_text(data.get("email")) or "",
-            max_jobs=_integer(data.get("maxJobs")),
-            reply_url=_text(data.get("replyUrl")),
-            raw=data,
-        )
+    email: Name = ""
+    max_jobs: Integer = None
+    reply_url: Text = None
+    plan: Text = None  # taxiway's
 
 
-@dataclass(frozen=True)
-class Credits:
-    """GET features: the credits an account may spend and has spent."""
-
-    email: str | None
-    permitted: int | None
-    used: int | None
-    raw: dict[str, Any] = field(repr=False, compare=False)
-
-    @property
-    def available(self) -> int | None:
-        return None if self.permitted is None or self.used is None else self.permitted - self.used
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Credits:
-        def credits(kind: str) -> int | None:
-            nested = data.get(kind)
-            if isinstance(nested, dict) and "numPlanCredits" in nested:
-                return _integer(nested["numPlanCredits"])
-            return _integer(data.get(f"numPlanCredits_{kind}"))
-
-        return cls(
-            email=_text(data.get("email")), permitted=credits("permitted"), used=credits("used"), raw=data
-        )
-
-
-@dataclass(frozen=True)
-class EngineInfo:
+class EngineInfo(Model):
     """One engine a server offers for an operation (taxiway's GET engines extension)."""
 
-    model: str  # what a request's `model` field names: a configured model, or "classic"
-    engine: str  # what tasks show in options.engine
-    kind: str  # "classic", "spandrel", "wan-vace", ...
-    default: bool  # what a request naming no model gets
-    status: str  # "ready", "missing weights" or "not installed"
-    problem: str | None
-    path: str | None
-    settings: dict[str, Any]
-    raw: dict[str, Any] = field(repr=False, compare=False)
+    model: Name = ""  # what a request's `model` names: a configured model, or "classic"
+    engine: Name = ""  # what tasks show in options.engine
+    kind: Name = ""  # "classic", "spandrel", "wan-vace", ...
+    # What a request naming no model gets.
+    default: Annotated[bool, BeforeValidator(lambda value: value is True)] = False
+    status: Annotated[str, _text_or("unknown")] = "unknown"  # "ready", "missing weights" or "not installed"
+    problem: Text = None
+    path: Text = None
+    settings: Object = Field(default_factory=dict)
 
     @property
     def ready(self) -> bool:
         return self.status == "ready"
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> EngineInfo:
-        settings = data.get("settings")
-        return cls(
-            model=_text(data.get("model")) or "",
-            engine=_text(data.get("engine")) or "",
-            kind=_text(data.get("kind")) or "",
-            default=data.get("default") is True,
-            status=_text(data.get("status")) or "unknown",
-            problem=_text(data.get("problem")),
-            path=_text(data.get("path")),
-            settings=settings if isinstance(settings, dict) else {},
-            raw=data,
-        )
+
+def _engine_lists(value: Any) -> dict[str, list[dict[str, Any]]]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(operation): _objects(items) for operation, items in value.items() if isinstance(items, list)}
 
 
-@dataclass(frozen=True)
-class Engines:
+class Engines(Model):
     """The engines offered per operation (default first) and the device neural ones run on."""
 
-    device: dict[str, Any]
-    operations: dict[str, list[EngineInfo]]
-    raw: dict[str, Any] = field(repr=False, compare=False)
+    device: Object = Field(default_factory=dict)
+    operations: Annotated[dict[str, list[EngineInfo]], BeforeValidator(_engine_lists)] = Field(
+        default_factory=dict
+    )
 
     def default(self, operation: str) -> EngineInfo | None:
         """The engine a request for `operation` (e.g. "upscale") gets when it names no model."""
         offered = self.operations.get(operation, [])
         return next((engine for engine in offered if engine.default), offered[0] if offered else None)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Engines:
-        device = data.get("device")
-        operations = data.get("operations")
-        return cls(
-            device=device if isinstance(device, dict) else {},
-            operations={
-                str(operation): [EngineInfo.from_json(item) for item in items if isinstance(item, dict)]
-                for operation, items in (operations.items() if isinstance(operations, dict) else [])
-                if isinstance(items, list)
-            },
-            raw=data,
-        )
