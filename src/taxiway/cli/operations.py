@@ -26,7 +26,7 @@ from taxiway.cli.remote import (
     reporting_errors,
 )
 from taxiway.client import Asset, Client, Policy, Task
-from taxiway.client.requests import AspectRatio, ExpandAspect, TaskOptions
+from taxiway.client.calls import AspectRatio, ExpandAspect, TaskOptions
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _ASSET_ID = re.compile(rf"^(user:.+-asset:)?{_UUID}$")

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from taxiway.client import flows, requests
+from taxiway.client import calls, flows
+from taxiway.client.calls import AspectRatio, AssetRef, ExpandAspect, TaskOptions, TaskRef
 from taxiway.client.effects import ByteSource, Flow
 from taxiway.client.errors import NotFound
 from taxiway.client.flows import BusyWait, Policy
 from taxiway.client.models import Account, Asset, Credits, Engines, Task
-from taxiway.client.requests import AspectRatio, AssetRef, ExpandAspect, TaskOptions, TaskRef
 
 
 def _list_of(model: Callable[[dict[str, Any]], Any]) -> Callable[[Any], list[Any]]:
@@ -31,13 +31,13 @@ class Endpoints:
         self.policy = policy
         self.on_busy = on_busy
 
-    def _task(self, request: requests.Request) -> Flow[Task]:
+    def _task(self, request: calls.Request) -> Flow[Task]:
         return flows.fetch(request, self.policy, Task.from_json, self.on_busy)
 
     # Operations
 
     def upscale(self, asset: AssetRef, options: TaskOptions) -> Flow[Task]:
-        return self._task(requests.upscale(asset, options))
+        return self._task(calls.upscale(asset, options))
 
     def restyle(
         self,
@@ -49,7 +49,7 @@ class Endpoints:
         seed: int | None,
         options: TaskOptions,
     ) -> Flow[Task]:
-        request = requests.restyle(
+        request = calls.restyle(
             asset,
             prompt,
             strength=strength,
@@ -70,7 +70,7 @@ class Endpoints:
         seed: int | None,
         options: TaskOptions,
     ) -> Flow[Task]:
-        request = requests.expand(
+        request = calls.expand(
             asset,
             aspect_ratio=aspect_ratio,
             image=image,
@@ -91,32 +91,32 @@ class Endpoints:
         options: TaskOptions,
     ) -> Flow[Task]:
         return self._task(
-            requests.extend(asset, seconds=seconds, prompt=prompt, seed=seed, turbo=turbo, options=options)
+            calls.extend(asset, seconds=seconds, prompt=prompt, seed=seed, turbo=turbo, options=options)
         )
 
     def create(self, path: str, body: dict[str, object]) -> Flow[Task]:
-        return self._task(requests.operation(path, body))
+        return self._task(calls.operation(path, body))
 
     # Tasks
 
     def get_task(self, task: TaskRef) -> Flow[Task]:
-        return flows.fetch(requests.get_task(task), self.policy, Task.from_json)
+        return flows.fetch(calls.get_task(task), self.policy, Task.from_json)
 
     def list_tasks(
         self, offset: int, limit: int | None, statuses: list[str] | None, email: str | None
     ) -> Flow[list[Task]]:
-        request = requests.list_tasks(offset=offset, limit=limit, statuses=statuses, email=email)
+        request = calls.list_tasks(offset=offset, limit=limit, statuses=statuses, email=email)
         return flows.fetch(request, self.policy, _list_of(Task.from_json))
 
     def cancel_task(self, task: TaskRef) -> Flow[Task]:
         """DELETE scheduler/{id} never deletes a finished task; the task's state is read after."""
         # NotFound: finished already, or not ours; the read below tells which.
         with contextlib.suppress(NotFound):
-            yield from flows.discard(requests.cancel_task(task), self.policy)
+            yield from flows.discard(calls.cancel_task(task), self.policy)
         return (yield from self.get_task(task))
 
     def delete_task(self, task: TaskRef) -> Flow[Task | None]:
-        return flows.delete_task(requests.delete_task(task), self.policy)
+        return flows.delete_task(calls.delete_task(task), self.policy)
 
     def wait(
         self, task: TaskRef, timeout: float | None, on_progress: Callable[[Task], Any] | None
@@ -135,11 +135,11 @@ class Endpoints:
         email: str | None,
         content_type: str | None,
     ) -> Flow[Asset]:
-        request = requests.upload(source, name=name, email=email, content_type=content_type)
+        request = calls.upload(source, name=name, email=email, content_type=content_type)
         return flows.fetch(request, self.policy, Asset.from_json)
 
     def get_asset(self, asset: AssetRef) -> Flow[Asset]:
-        return flows.fetch(requests.get_asset(asset), self.policy, Asset.from_json)
+        return flows.fetch(calls.get_asset(asset), self.policy, Asset.from_json)
 
     def list_assets(
         self,
@@ -150,38 +150,38 @@ class Endpoints:
         group: str | None = None,
         sha256: str | None = None,
     ) -> Flow[list[Asset]]:
-        request = requests.list_assets(
+        request = calls.list_assets(
             offset=offset, limit=limit, media_type=media_type, email=email, group=group, sha256=sha256
         )
         return flows.fetch(request, self.policy, _list_of(Asset.from_json))
 
     def delete_asset(self, asset: AssetRef) -> Flow[None]:
-        return flows.discard(requests.delete_asset(asset), self.policy)
+        return flows.discard(calls.delete_asset(asset), self.policy)
 
     # Accounts
 
     def set_account(self, email: str, max_jobs: int, reply_url: str | None) -> Flow[Account]:
-        request = requests.set_account(email, max_jobs=max_jobs, reply_url=reply_url)
+        request = calls.set_account(email, max_jobs=max_jobs, reply_url=reply_url)
         return flows.fetch(request, self.policy, Account.from_json)
 
     def list_accounts(self) -> Flow[list[Account]]:
-        return flows.fetch(requests.list_accounts(), self.policy, _list_of(Account.from_json))
+        return flows.fetch(calls.list_accounts(), self.policy, _list_of(Account.from_json))
 
     def get_account(self, email: str) -> Flow[Account]:
-        return flows.fetch(requests.get_account(email), self.policy, Account.from_json)
+        return flows.fetch(calls.get_account(email), self.policy, Account.from_json)
 
     def delete_account(self, email: str) -> Flow[None]:
-        return flows.discard(requests.delete_account(email), self.policy)
+        return flows.discard(calls.delete_account(email), self.policy)
 
     def credits(self, email: str | None) -> Flow[Credits]:
-        return flows.fetch(requests.features(email), self.policy, Credits.from_json)
+        return flows.fetch(calls.features(email), self.policy, Credits.from_json)
 
     def webhook_secret(self) -> Flow[str]:
         """taxiway's extension: the secret that signs your callbacks."""
         return flows.fetch(
-            requests.Request("GET", "webhooks/secret"), self.policy, lambda data: str(data.get("secret", ""))
+            calls.Request("GET", "webhooks/secret"), self.policy, lambda data: str(data.get("secret", ""))
         )
 
     def engines(self) -> Flow[Engines]:
         """taxiway's extension: the engines offered per operation, and whether each is ready."""
-        return flows.fetch(requests.engines(), self.policy, Engines.from_json)
+        return flows.fetch(calls.engines(), self.policy, Engines.from_json)

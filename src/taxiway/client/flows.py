@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pydantic
 
-from taxiway.client import requests
+from taxiway.client import calls
 from taxiway.client.effects import Download, Flow, Notify, Request, Sleep, T
 from taxiway.client.errors import (
     ApiError,
@@ -206,7 +206,7 @@ class RunClock:
 
 
 def wait(
-    task: requests.TaskRef,
+    task: calls.TaskRef,
     policy: Policy,
     *,
     timeout: float | None,
@@ -216,7 +216,7 @@ def wait(
     started = time.monotonic()
     schedule = PollSchedule(policy)
     while True:
-        current = yield from fetch(requests.get_task(task), policy, Task.from_json)
+        current = yield from fetch(calls.get_task(task), policy, Task.from_json)
         if on_progress is not None:
             yield Notify(on_progress, current)
         if current.status == "SUCCEEDED":
@@ -240,14 +240,14 @@ def wait(
         yield Sleep(delay)
 
 
-def download(task: requests.TaskRef, target: Path, policy: Policy, *, index: int) -> Flow[Path]:
+def download(task: calls.TaskRef, target: Path, policy: Policy, *, index: int) -> Flow[Path]:
     """Stream an artifact of a finished task to `target` (a directory takes the artifact's filename)."""
     current = task if isinstance(task, Task) and task.artifacts else None
     refreshed = False
     failures = 0
     while True:
         if current is None:
-            current = yield from fetch(requests.get_task(task), policy, Task.from_json)
+            current = yield from fetch(calls.get_task(task), policy, Task.from_json)
         if current.status != "SUCCEEDED" or not current.artifacts:
             raise TaxiwayError(f"task {current.task_id} has no artifact to download (it is {current.status})")
         if not 0 <= index < len(current.artifacts):

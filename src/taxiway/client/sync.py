@@ -10,13 +10,13 @@ from typing import IO, Any, Unpack
 
 import httpx
 
+from taxiway.client.calls import AspectRatio, AssetRef, ExpandAspect, TaskOptions, TaskRef
 from taxiway.client.connection import CHUNK_BYTES, Connection, partial_path, request_headers
 from taxiway.client.effects import ByteSource, Download, Effect, Flow, Notify, Request, Sleep, T, UploadBody
 from taxiway.client.endpoints import Endpoints
 from taxiway.client.errors import ApiError, error_from_response
 from taxiway.client.flows import BusyWait, Policy
 from taxiway.client.models import Account, Asset, Credits, Engines, Task
-from taxiway.client.requests import AspectRatio, AssetRef, ExpandAspect, TaskOptions, TaskRef
 
 
 class Client:
