@@ -1,37 +1,29 @@
-"""Every endpoint of the contract as a Request: paths, query strings and JSON bodies."""
+"""Every call of the contract, declared once: its parameters, the request it sends and how the
+answer reads. Client and AsyncClient take their methods from here (see methods.py), so a call's
+signature and docstring are written nowhere else."""
 
 from __future__ import annotations
 
-import mimetypes
+import contextlib
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict, TypeVar, Unpack
 from urllib.parse import quote
 
-from taxiway.client.effects import ByteSource, Request, UploadBody
-from taxiway.client.models import Asset, Task
+from taxiway.client import flows
+from taxiway.client.effects import ByteSource, Flow, Request, T
+from taxiway.client.errors import NotFound
+from taxiway.client.flows import BusyWait, Policy
+from taxiway.client.models import Account, Asset, Engines, Features, Model, Task
+from taxiway.client.uploads import upload_body
 
 AssetRef = str | Asset
 TaskRef = str | Task
 AspectRatio = Literal["landscape", "portrait"]
 # Expand's: landscape and portrait mean 5:3 and 3:5, as the contract's responses show.
 ExpandAspect = Literal["landscape", "portrait", "5:3", "3:5", "16:9", "9:16"]
-
-# Containers the contract accepts, by extension: mimetypes does not know all of them everywhere.
-CONTENT_TYPES = {
-    ".mp4": "video/mp4",
-    ".m4v": "video/mp4",
-    ".mov": "video/quicktime",
-    ".webm": "video/webm",
-    ".mkv": "video/x-matroska",
-    ".avi": "video/x-msvideo",
-    ".mpg": "video/mpeg",
-    ".mpeg": "video/mpeg",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".webp": "image/webp",
-}
+M = TypeVar("M", bound=Model)
 
 
 class TaskOptions(TypedDict, total=False):
@@ -68,7 +60,7 @@ def _segment(value: str) -> str:
     return quote(value, safe=":@")
 
 
-def _body(fields: dict[str, object], options: TaskOptions) -> dict[str, object]:
+def _body(fields: Mapping[str, object], options: TaskOptions) -> dict[str, object]:
     body = {key: value for key, value in fields.items() if value is not None}
     for name, value in options.items():
         if name not in _OPTION_FIELDS:
@@ -78,208 +70,223 @@ def _body(fields: dict[str, object], options: TaskOptions) -> dict[str, object]:
     return body
 
 
-# Operations ------------------------------------------------------------------------------------
+def _query(**values: str | int | None) -> dict[str, str | int]:
+    return {name: value for name, value in values.items() if value is not None and value != ""}
 
 
-def upscale(asset: AssetRef, options: TaskOptions) -> Request:
-    return Request("POST", "videos/upscale", json=_body({"videoAssetId": asset_id(asset)}, options))
+def _list_of(model: type[M]) -> Callable[[Any], list[M]]:
+    # Lists come as arrays (tasks, assets) or keyed by id (accounts, by email).
+    def parse(data: Any) -> list[M]:
+        items = data.values() if isinstance(data, dict) else data if isinstance(data, list) else []
+        return [model.from_json(item) for item in items if isinstance(item, dict)]
+
+    return parse
 
 
-def restyle(
-    asset: AssetRef,
-    prompt: str,
-    *,
-    strength: float | None,
-    aspect_ratio: AspectRatio | None,
-    seconds: int | None,
-    seed: int | None,
-    options: TaskOptions,
-) -> Request:
-    fields = {
-        "assetId": asset_id(asset),
-        "text_prompt": prompt,
-        "structure_transformation": strength,
-        "aspect_ratio": aspect_ratio,
-        "seconds": seconds,
-        "seed": seed,
-    }
-    return Request("POST", "gen3turbo/video", json=_body(fields, options))
+def _secret(data: Any) -> str:
+    secret = data.get("secret") if isinstance(data, dict) else None
+    return secret if isinstance(secret, str) else ""
 
 
-def expand(
-    asset: AssetRef,
-    *,
-    aspect_ratio: ExpandAspect | None,
-    image: AssetRef | None,
-    prompt: str | None,
-    seconds: int | None,
-    seed: int | None,
-    options: TaskOptions,
-) -> Request:
-    fields = {
-        "videoAssetId": asset_id(asset),
-        "imageAssetId": asset_id(image) if image is not None else None,
-        "text_prompt": prompt,
-        "outpaint_aspect_ratio": aspect_ratio,
-        "seconds": seconds,
-        "seed": seed,
-    }
-    return Request("POST", "gen3turbo/expand", json=_body(fields, options))
+class Calls:
+    """Each call as a flow (see flows.py): Client runs it to its result, AsyncClient awaits it."""
 
+    def __init__(self, policy: Policy, on_busy: Callable[[BusyWait], Any] | None = None) -> None:
+        self.policy = policy
+        self.on_busy = on_busy
 
-def extend(
-    asset: AssetRef,
-    *,
-    seconds: int | None,
-    prompt: str | None,
-    seed: int | None,
-    turbo: bool,
-    options: TaskOptions,
-) -> Request:
-    fields = {"assetId": asset_id(asset), "text_prompt": prompt, "seed": seed}
-    if turbo:
+    def _create(self, path: str, body: dict[str, object]) -> Flow[Task]:
+        # Only a create can find the account busy (429): it waits that out, telling on_busy.
+        return flows.fetch(Request("POST", path, json=body), self.policy, Task.from_json, self.on_busy)
+
+    def _read(self, path: str, parse: Callable[[Any], T], **query: str | int | None) -> Flow[T]:
+        return flows.fetch(Request("GET", path, params=_query(**query) or None), self.policy, parse)
+
+    # Operations: each returns the new task at once; wait() follows it.
+
+    def upscale(self, asset: AssetRef, **options: Unpack[TaskOptions]) -> Flow[Task]:
+        """Upscale a video of at most 40 s to 4K class (videos/upscale)."""
+        return self._create("videos/upscale", _body({"videoAssetId": asset_id(asset)}, options))
+
+    def restyle(
+        self,
+        asset: AssetRef,
+        prompt: str,
+        *,
+        strength: float | None = None,
+        aspect_ratio: AspectRatio | None = None,
+        seconds: int | None = None,
+        seed: int | None = None,
+        **options: Unpack[TaskOptions],
+    ) -> Flow[Task]:
+        """Video to video guided by a prompt (gen3turbo/video); strength is structure_transformation 0…10."""
+        fields = {
+            "assetId": asset_id(asset),
+            "text_prompt": prompt,
+            "structure_transformation": strength,
+            "aspect_ratio": aspect_ratio,
+            "seconds": seconds,
+            "seed": seed,
+        }
+        return self._create("gen3turbo/video", _body(fields, options))
+
+    def expand(
+        self,
+        asset: AssetRef,
+        *,
+        aspect_ratio: ExpandAspect | None = None,
+        image: AssetRef | None = None,
+        prompt: str | None = None,
+        seconds: int | None = None,
+        seed: int | None = None,
+        **options: Unpack[TaskOptions],
+    ) -> Flow[Task]:
+        """Outpaint a video to landscape 5:3 or portrait 3:5, or to 16:9 or 9:16 (gen3turbo/expand)."""
+        fields = {
+            "videoAssetId": asset_id(asset),
+            "imageAssetId": asset_id(image) if image is not None else None,
+            "text_prompt": prompt,
+            "outpaint_aspect_ratio": aspect_ratio,
+            "seconds": seconds,
+            "seed": seed,
+        }
+        return self._create("gen3turbo/expand", _body(fields, options))
+
+    def extend(
+        self,
+        asset: AssetRef,
+        *,
+        seconds: int | None = None,
+        prompt: str | None = None,
+        seed: int | None = None,
+        turbo: bool = False,
+        **options: Unpack[TaskOptions],
+    ) -> Flow[Task]:
+        """Add 5 or 10 seconds (gen3/extend), or 8 with turbo=True (gen3turbo/extend)."""
+        fields = {"assetId": asset_id(asset), "text_prompt": prompt, "seed": seed}
+        if not turbo:
+            return self._create("gen3/extend", _body(fields | {"seconds": seconds}, options))
         if seconds is not None:
             raise ValueError("gen3turbo/extend always adds 8 seconds; leave seconds out with turbo=True")
-        return Request("POST", "gen3turbo/extend", json=_body(fields, options))
-    return Request("POST", "gen3/extend", json=_body(fields | {"seconds": seconds}, options))
+        return self._create("gen3turbo/extend", _body(fields, options))
 
+    def create(self, path: str, body: dict[str, object]) -> Flow[Task]:
+        """Any operation by its path (e.g. "gen3alpha/upscale"), with a body in the contract's names."""
+        return self._create(path.strip("/"), body)
 
-def operation(path: str, body: dict[str, object]) -> Request:
-    """Any operation endpoint by its path under the base URL, with a body in the contract's names."""
-    return Request("POST", path.strip("/"), json=body)
+    # Tasks
 
+    def get_task(self, task: TaskRef) -> Flow[Task]:
+        return self._read(f"tasks/{_segment(task_id(task))}", Task.from_json)
 
-# Tasks -----------------------------------------------------------------------------------------
+    def list_tasks(
+        self,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        statuses: list[str] | None = None,
+        email: str | None = None,
+    ) -> Flow[list[Task]]:
+        """Your tasks, newest first."""
+        joined = ",".join(statuses) if statuses else None
+        return self._read("tasks/", _list_of(Task), offset=offset, limit=limit, statuses=joined, email=email)
 
+    def cancel_task(self, task: TaskRef) -> Flow[Task]:
+        """Cancel a live task; answers its state after (a finished task is left as it is)."""
+        # DELETE scheduler/{id} (204) never deletes a finished task. NotFound: finished already,
+        # or not ours; the read after tells which.
+        with contextlib.suppress(NotFound):
+            yield from flows.discard(Request("DELETE", f"scheduler/{_segment(task_id(task))}"), self.policy)
+        return (yield from self.get_task(task))
 
-def get_task(task: TaskRef) -> Request:
-    return Request("GET", f"tasks/{_segment(task_id(task))}")
+    def delete_task(self, task: TaskRef) -> Flow[Task | None]:
+        """Delete a finished task and its artifacts (None); a live one is cancelled instead (the task)."""
+        return flows.delete_task(Request("DELETE", f"tasks/{_segment(task_id(task))}"), self.policy)
 
+    def wait(
+        self,
+        task: TaskRef,
+        *,
+        timeout: float | None = None,
+        on_progress: Callable[[Task], Any] | None = None,
+    ) -> Flow[Task]:
+        """Poll until SUCCEEDED (the task); raises TaskFailed, TaskCancelled or Timeout."""
+        return flows.wait(lambda: self.get_task(task), self.policy, timeout=timeout, on_progress=on_progress)
 
-def list_tasks(*, offset: int, limit: int | None, statuses: list[str] | None, email: str | None) -> Request:
-    params: dict[str, str | int] = {"offset": offset}
-    if limit is not None:
-        params["limit"] = limit
-    if statuses:
-        params["statuses"] = ",".join(statuses)
-    if email:
-        params["email"] = email
-    return Request("GET", "tasks/", params=params)
+    def download(self, task: TaskRef, target: str | os.PathLike[str], *, index: int = 0) -> Flow[Path]:
+        """Stream a finished task's artifact to `target` (a file, or a folder to keep its filename)."""
+        known = task if isinstance(task, Task) else None
+        return flows.download(known, lambda: self.get_task(task), Path(target), self.policy, index=index)
 
+    # Assets
 
-def cancel_task(task: TaskRef) -> Request:
-    """DELETE scheduler/{id}: cancels a live task (204); never deletes a finished one."""
-    return Request("DELETE", f"scheduler/{_segment(task_id(task))}")
+    def upload(
+        self,
+        source: str | os.PathLike[str] | ByteSource,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        content_type: str | None = None,
+    ) -> Flow[Asset]:
+        """Upload a file path or binary stream, streamed in chunks (never read whole into memory)."""
+        name, body = upload_body(source, name, content_type)
+        request = Request("POST", "assets/", params=_query(name=name, email=email), upload=body)
+        return flows.fetch(request, self.policy, Asset.from_json)
 
+    def get_asset(self, asset: AssetRef) -> Flow[Asset]:
+        return self._read(f"assets/{_segment(asset_id(asset))}", Asset.from_json)
 
-def delete_task(task: TaskRef) -> Request:
-    """Cancels a live task (200 with the task), deletes a finished one (204)."""
-    return Request("DELETE", f"tasks/{_segment(task_id(task))}")
-
-
-# Assets ----------------------------------------------------------------------------------------
-
-
-def guess_content_type(name: str) -> str | None:
-    suffix = Path(name).suffix.lower()
-    guessed = CONTENT_TYPES.get(suffix) or mimetypes.guess_type(name)[0]
-    return guessed if guessed and guessed.startswith(("video/", "image/")) else None
-
-
-def upload(
-    source: str | os.PathLike[str] | ByteSource,
-    *,
-    name: str | None,
-    email: str | None,
-    content_type: str | None,
-) -> Request:
-    """A file path is streamed from disk (and can be re-sent); a stream is read once, in chunks."""
-    if isinstance(source, str | os.PathLike):
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"no such file: {path}")
-        name = name or path.name
-        body = UploadBody(_content_type(name, content_type), path=path, size=path.stat().st_size)
-    else:
-        name = name or getattr(source, "name", None) or "upload"
-        name = os.path.basename(str(name))
-        body = UploadBody(_content_type(name, content_type), stream=source)
-    params: dict[str, str | int] = {"name": name}
-    if email:
-        params["email"] = email
-    return Request("POST", "assets/", params=params, upload=body)
-
-
-def _content_type(name: str, given: str | None) -> str:
-    content_type = given or guess_content_type(name)
-    if not content_type:
-        raise ValueError(
-            f"cannot tell the media type of {name!r} from its extension; pass content_type "
-            f"(one of {', '.join(sorted(set(CONTENT_TYPES.values())))})"
+    def list_assets(
+        self,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        media_type: str | None = None,
+        email: str | None = None,
+        group: str | None = None,
+        sha256: str | None = None,
+    ) -> Flow[list[Asset]]:
+        """Newest first. ``group`` (an assetGroupId) and ``sha256`` (of an uploaded file's bytes)
+        are taxiway's filters: a server without them ignores them."""
+        return self._read(
+            "assets/",
+            _list_of(Asset),
+            offset=offset,
+            limit=limit,
+            mediaType=media_type,
+            email=email,
+            assetGroupId=group,
+            sha256=sha256,
         )
-    return content_type
 
+    def delete_asset(self, asset: AssetRef) -> Flow[None]:
+        return flows.discard(Request("DELETE", f"assets/{_segment(asset_id(asset))}"), self.policy)
 
-def get_asset(asset: AssetRef) -> Request:
-    return Request("GET", f"assets/{_segment(asset_id(asset))}")
+    # Accounts
 
+    def set_account(self, email: str, *, max_jobs: int, reply_url: str | None = None) -> Flow[Account]:
+        """Create an account or change its maxJobs (1…10) and replyUrl."""
+        body = _body({"email": email, "maxJobs": max_jobs, "replyUrl": reply_url}, {})
+        request = Request("POST", f"accounts/{_segment(email)}", json=body)
+        return flows.fetch(request, self.policy, Account.from_json)
 
-def list_assets(
-    *,
-    offset: int,
-    limit: int | None,
-    media_type: str | None,
-    email: str | None,
-    group: str | None = None,
-    sha256: str | None = None,
-) -> Request:
-    """``group`` and ``sha256`` are taxiway's filters; other servers may ignore them."""
-    params: dict[str, str | int] = {"offset": offset}
-    if limit is not None:
-        params["limit"] = limit
-    if media_type:
-        params["mediaType"] = media_type
-    if email:
-        params["email"] = email
-    if group:
-        params["assetGroupId"] = group
-    if sha256:
-        params["sha256"] = sha256
-    return Request("GET", "assets/", params=params)
+    def list_accounts(self) -> Flow[list[Account]]:
+        return self._read("accounts", _list_of(Account))
 
+    def get_account(self, email: str) -> Flow[Account]:
+        return self._read(f"accounts/{_segment(email)}", Account.from_json)
 
-def delete_asset(asset: AssetRef) -> Request:
-    return Request("DELETE", f"assets/{_segment(asset_id(asset))}")
+    def delete_account(self, email: str) -> Flow[None]:
+        return flows.discard(Request("DELETE", f"accounts/{_segment(email)}"), self.policy)
 
+    def credits(self, email: str | None = None) -> Flow[Features]:
+        """Credits permitted and used (GET features); email may be left out with one account."""
+        return self._read("features", Features.from_json, email=email)
 
-# Accounts --------------------------------------------------------------------------------------
+    def webhook_secret(self) -> Flow[str]:
+        """The secret that signs your callbacks (a taxiway extension); see verify_callback."""
+        return self._read("webhooks/secret", _secret)
 
-
-def set_account(email: str, *, max_jobs: int, reply_url: str | None) -> Request:
-    body: dict[str, object] = {"email": email, "maxJobs": max_jobs}
-    if reply_url is not None:
-        body["replyUrl"] = reply_url
-    return Request("POST", f"accounts/{_segment(email)}", json=body)
-
-
-def list_accounts() -> Request:
-    return Request("GET", "accounts")
-
-
-def get_account(email: str) -> Request:
-    return Request("GET", f"accounts/{_segment(email)}")
-
-
-def delete_account(email: str) -> Request:
-    return Request("DELETE", f"accounts/{_segment(email)}")
-
-
-def features(email: str | None) -> Request:
-    return Request("GET", "features", params={"email": email} if email else None)
-
-
-# Extensions ------------------------------------------------------------------------------------
-
-
-def engines() -> Request:
-    return Request("GET", "engines")
+    def engines(self) -> Flow[Engines]:
+        """The engines offered per operation, whether each is ready, and the device (an extension)."""
+        return self._read("engines", Engines.from_json)

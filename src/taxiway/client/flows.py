@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import pydantic
 
-from taxiway.client import calls
 from taxiway.client.effects import Download, Flow, Notify, Request, Sleep, T
 from taxiway.client.errors import (
     ApiError,
@@ -206,17 +205,17 @@ class RunClock:
 
 
 def wait(
-    task: calls.TaskRef,
+    read: Callable[[], Flow[Task]],
     policy: Policy,
     *,
     timeout: float | None,
     on_progress: Callable[[Task], Any] | None,
 ) -> Flow[Task]:
-    """Poll until the task finishes: its final state, or TaskFailed / TaskCancelled / Timeout."""
+    """Poll (`read` the task) until it finishes: its final state, or TaskFailed / TaskCancelled / Timeout."""
     started = time.monotonic()
     schedule = PollSchedule(policy)
     while True:
-        current = yield from fetch(calls.get_task(task), policy, Task.from_json)
+        current = yield from read()
         if on_progress is not None:
             yield Notify(on_progress, current)
         if current.status == "SUCCEEDED":
@@ -240,14 +239,17 @@ def wait(
         yield Sleep(delay)
 
 
-def download(task: calls.TaskRef, target: Path, policy: Policy, *, index: int) -> Flow[Path]:
-    """Stream an artifact of a finished task to `target` (a directory takes the artifact's filename)."""
-    current = task if isinstance(task, Task) and task.artifacts else None
+def download(
+    known: Task | None, read: Callable[[], Flow[Task]], target: Path, policy: Policy, *, index: int
+) -> Flow[Path]:
+    """Stream an artifact of a finished task to `target` (a directory takes the artifact's filename).
+    A `known` state with artifacts is used as it is; else, and when its link has expired, `read` it."""
+    current = known if known is not None and known.artifacts else None
     refreshed = False
     failures = 0
     while True:
         if current is None:
-            current = yield from fetch(calls.get_task(task), policy, Task.from_json)
+            current = yield from read()
         if current.status != "SUCCEEDED" or not current.artifacts:
             raise TaxiwayError(f"task {current.task_id} has no artifact to download (it is {current.status})")
         if not 0 <= index < len(current.artifacts):
