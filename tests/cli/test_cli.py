@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -180,6 +181,24 @@ _DEFAULT_SIGINT_THEN_EXEC = (
 )
 
 
+def _connected(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds a TCP connection to ``port`` on this machine (from /proc)."""
+    sockets = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                sockets.add(target[8:-1])
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+                if remote_port == port and fields[3] == "01" and fields[9] in sockets:  # 01: ESTABLISHED
+                    return True
+    return False
+
+
 def _interrupt_once_following(user: Api, args: list[str], cwd: Path) -> str:
     """Run the command, press Ctrl-C once it follows a task, and answer its stderr (exit code 130)."""
     env = os.environ | {"TAXIWAY_BASE_URL": user.base_url, "TAXIWAY_API_TOKEN": user.token}
@@ -188,11 +207,14 @@ def _interrupt_once_following(user: Api, args: list[str], cwd: Path) -> str:
     # ignored SIGINT ignored), so the CLI starts through a shim that resets it and execs.
     command = [sys.executable, "-c", _DEFAULT_SIGINT_THEN_EXEC, TAXIWAY, *args]
     process = subprocess.Popen(command, cwd=cwd, env=env, stderr=subprocess.PIPE, text=True)
+    port = int(user.base_url.rsplit(":", 1)[1].split("/")[0])
     deadline = time.monotonic() + 60
-    while not user.http.get("/tasks/").json():  # the task exists: the CLI is following it now
+    # The task exists and the CLI is talking to the server: it is past its start (which can take
+    # seconds on a loaded machine) and follows the task now.
+    while not (user.http.get("/tasks/").json() and _connected(process.pid, port)):
         assert time.monotonic() < deadline and process.poll() is None
         time.sleep(0.1)
-    time.sleep(1.0)
+    time.sleep(0.5)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
