@@ -42,7 +42,20 @@ def overdue(
 
 
 def record_result(ctx: AppContext, job: ClaimedTask, done: JobDone, *, stopping: bool) -> None:
-    """The worker's result for ``job``: its artifact recorded, its failure, or its stop."""
+    """The worker's result for ``job``: its artifact recorded, its failure, or its stop.
+
+    Never raises: when recording fails (the database unreachable or its disk full) the slot serves
+    on, the attempt's lease runs out and the task runs again, and an output nobody recorded goes.
+    """
+    try:
+        _record_result(ctx, job, done, stopping=stopping)
+    except Exception:
+        log.exception("task %s attempt %s: its result could not be recorded", job.task_id, job.attempt)
+        if done.artifact is not None:
+            ctx.blobs.delete_prefix(job.output_prefix)
+
+
+def _record_result(ctx: AppContext, job: ClaimedTask, done: JobDone, *, stopping: bool) -> None:
     if done.artifact is not None:
         if lifecycle.complete(ctx, job.task_id, job.attempt, done.artifact, done.input_warnings):
             _delete_earlier_attempts(ctx, job)
@@ -62,14 +75,6 @@ def record_result(ctx: AppContext, job: ClaimedTask, done: JobDone, *, stopping:
             done.reason or "ERROR",
             done.input_warnings,
         )
-
-
-def result_not_recorded(ctx: AppContext, job: ClaimedTask, done: JobDone) -> None:
-    """Recording ``done`` failed (the database unreachable or its disk full): the attempt's lease
-    runs out and the task runs again, so an output nobody recorded must not linger."""
-    log.exception("task %s attempt %s: its result could not be recorded", job.task_id, job.attempt)
-    if done.artifact is not None:
-        ctx.blobs.delete_prefix(job.output_prefix)
 
 
 def killed_overdue(ctx: AppContext, job: ClaimedTask, why: Overdue, *, stopping: bool) -> None:

@@ -227,12 +227,8 @@ class WorkerSlot:
         job = self._current(message.task_id, message.attempt)
         if job is None:
             return
-        try:
-            outcomes.record_result(self.ctx, job, message, stopping=self._stopping.is_set())
-        except Exception:  # the slot serves on; the lease brings the task back
-            outcomes.result_not_recorded(self.ctx, job, message)
-        finally:
-            self._forget_job()
+        outcomes.record_result(self.ctx, job, message, stopping=self._stopping.is_set())
+        self._forget_job()
 
     def _enforce_deadlines(self) -> None:
         job = self._job

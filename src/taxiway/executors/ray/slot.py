@@ -261,12 +261,8 @@ class RaySlot:
         job = self._job
         if job is None or (done.task_id, done.attempt) != (job.task_id, job.attempt):
             return
-        try:
-            outcomes.record_result(self.ctx, job, done, stopping=self._stopping.is_set())
-        except Exception:  # the slot serves on; the lease brings the task back
-            outcomes.result_not_recorded(self.ctx, job, done)
-        finally:
-            self._forget_job()
+        outcomes.record_result(self.ctx, job, done, stopping=self._stopping.is_set())
+        self._forget_job()
 
     def _pump_progress(self) -> None:
         job, actor = self._job, self._actor
