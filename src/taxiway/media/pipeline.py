@@ -8,7 +8,8 @@ Progress callbacks run on the caller's thread, so an exception they raise (a can
 the pipeline promptly: the worker is told to stop, the queue is drained and the worker joined
 before the exception propagates. The caller still owns closing the decoder and the writer.
 
-The plumbing under it (``Stages``, ``Handoff``, ``Stage``) serves pipelines with more stages too.
+The plumbing under it (``Stages``, ``Handoff``, ``Stage``) serves pipelines with more stages too:
+the neural upscale's decode → model → encode.
 """
 
 from __future__ import annotations
