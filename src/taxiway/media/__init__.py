@@ -11,7 +11,8 @@ free of PyAV for callers that only need arithmetic):
 * ``scale``      -- ``Scaler``: swscale resizing to yuv420p BT.709.
 * ``encode``     -- ``H264Writer``: libx264 MP4 output with the source audio, faststart, atomic.
 * ``audio``      -- ``AudioCarrier``: copying or transcoding the source audio into the output.
-* ``pipeline``   -- ``transcode_frames``: decode+transform on a worker thread, encode on the caller's.
+* ``pipeline``   -- ``transcode_frames``: decode+transform on a worker thread, encode on the caller's;
+  ``Stages``/``Handoff``: the thread plumbing under it, shared with the neural upscale's stages.
 * ``timing``, ``timeline``, ``input_warnings`` -- the output's timing policy, and what was repaired.
 * ``rgb_frames`` -- ``CropScaleRGB``, ``RGBToVideoFrame``: frames to RGB arrays and back.
 * ``images``     -- ``load_image``: a still input image, upright.

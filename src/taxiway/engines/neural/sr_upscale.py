@@ -8,13 +8,14 @@ path a user's file takes. Per task:
     (VideoDecoder, rgb24)                     (batches, or tiles       (to the exact 4K-class size,
                                                for big frames)          yuv420p, H264Writer)
 
-The three stages overlap through bounded queues; FFmpeg and torch release the GIL. The model's
-own scale (x2, x4, ...) rarely lands on the contract's size, so its output is resized to
-``four_k_class(display size)``: on a GPU right after the model (bicubic, antialiased), so that the
-CPU, which also encodes, copies and converts 4K frames instead of x4 ones (5120×2880 from 720p:
-1.8× the pixels); on the CPU with Lanczos in the encode thread, like the classic engine. Audio and
-timestamps are carried as there. Progress is reported after every batch (and every tile); a
-StopRequested from the callback stops the run within a batch and leaves no output file.
+The three stages overlap through bounded handoffs (``taxiway.media.pipeline``); FFmpeg and torch
+release the GIL. The model's own scale (x2, x4, ...) rarely lands on the contract's size, so its
+output is resized to ``four_k_class(display size)``: on a GPU right after the model (bicubic,
+antialiased), so that the CPU, which also encodes, copies and converts 4K frames instead of x4 ones
+(5120×2880 from 720p: 1.8× the pixels); on the CPU with Lanczos in the encode thread, like the
+classic engine. Audio and timestamps are carried as there. Progress is reported after every batch
+(and every tile); a StopRequested from the callback stops the run within a batch and leaves no
+output file.
 
 When the GPU runs out of memory the batch is retried smaller: half the frames per call down to one,
 then that frame in tiles of half its size, down to ``MIN_TILE``; what fits is remembered per frame
@@ -25,8 +26,6 @@ task fail (OUT_OF_MEMORY).
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +40,7 @@ from taxiway.engines.media_errors import reencoding
 from taxiway.engines.neural.devices import ModelLoadError, out_of_memory, pick_device
 from taxiway.media.decode import DecodeError, VideoDecoder, copy_timing
 from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET, H264Writer
+from taxiway.media.pipeline import REPORT_EVERY_SECONDS, Handoff, Stages
 from taxiway.media.scale import Scaler
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 # Batches buffered between decode and model, frames between model and encoder.
 QUEUE_BATCHES = 2
 QUEUE_FRAMES = 8
-_POLL_S = 0.1
 # The smallest tile (input pixels) tried after running out of GPU memory.
 MIN_TILE = 64
 
@@ -172,14 +171,6 @@ class Fit:
 class _Batch:
     frames: list[VideoFrame]  # carry pts/duration/time_base
     rgb: np.ndarray  # N×H×W×3 uint8, full range
-
-
-@dataclass
-class _Failure:
-    exc: BaseException
-
-
-_END = object()
 
 
 class SpandrelUpscale:
@@ -343,70 +334,28 @@ class SpandrelUpscale:
         total: int,
         size: tuple[int, int] | None,
     ) -> int:
-        stop = threading.Event()
-        batches: queue.Queue[object] = queue.Queue(maxsize=QUEUE_BATCHES)
-        upscaled: queue.Queue[object] = queue.Queue(maxsize=QUEUE_FRAMES)
-        encoded = [0]
-        encode_failure: list[BaseException] = []
-        decode_thread = threading.Thread(
-            target=self._decode, args=(decoder, batches, stop), name="taxiway-sr-decode", daemon=True
-        )
-        encode_thread = threading.Thread(
-            target=_encode,
-            args=(decoder, writer, scaler, upscaled, stop, encoded, encode_failure),
-            name="taxiway-sr-encode",
-            daemon=True,
-        )
+        encoder = _Encoder(decoder, writer, scaler)
+        with Stages() as stages:
+            batches: Handoff[_Batch] = stages.handoff(QUEUE_BATCHES)
+            upscaled: Handoff[tuple[VideoFrame, np.ndarray]] = stages.handoff(QUEUE_FRAMES)
+            stages.feed(_batched(decoder.frames(), self.batch_size), batches, name="taxiway-sr-decode")
+            encoding = stages.consume(upscaled, encoder, name="taxiway-sr-encode")
 
-        def report(text: str | None = None) -> None:
-            if encode_failure:
-                raise encode_failure[0]
-            # frame_count can be an estimate: never report more than 100 % while still working.
-            progress(encoded[0], max(total, encoded[0] + 1), text)
+            def report(text: str | None = None) -> None:
+                encoding.check()  # an encoder failure surfaces here, on the model thread
+                # frame_count can be an estimate: never report more than 100 % while still working.
+                progress(encoder.frames, max(total, encoder.frames + 1), text)
 
-        decode_thread.start()
-        encode_thread.start()
-        try:
-            while True:
-                try:
-                    item = batches.get(timeout=0.5)
-                except queue.Empty:
-                    report()
-                    continue
-                if item is _END:
-                    break
-                if isinstance(item, _Failure):
-                    raise item.exc
-                assert isinstance(item, _Batch)
-                out = self.upscale_batch(item.rgb, on_tile=report, size=size)
-                for frame, pixels in zip(item.frames, out, strict=True):
-                    if not _put(upscaled, (frame, pixels), stop, report):
-                        break
+            for batch in batches.items(report, every=REPORT_EVERY_SECONDS):
+                out = self.upscale_batch(batch.rgb, on_tile=report, size=size)
+                for frame, pixels in zip(batch.frames, out, strict=True):
+                    upscaled.put((frame, pixels), report)
                 report()
-            _put(upscaled, _END, stop, report)
-            while encode_thread.is_alive():
-                encode_thread.join(timeout=0.5)
-                report()
-            if encode_failure:
-                raise encode_failure[0]
-        finally:
-            stop.set()
-            for q in (batches, upscaled):
-                _drain(q)
-            decode_thread.join()
-            encode_thread.join()
-        if encoded[0] == 0:
+            upscaled.end(report)
+            encoding.wait(report)
+        if encoder.frames == 0:
             raise DecodeError("The video has no decodable frames.", frames_done=0, seconds=0.0)
-        return encoded[0]
-
-    def _decode(self, decoder: VideoDecoder, batches: queue.Queue[object], stop: threading.Event) -> None:
-        try:
-            for batch in _batched(decoder.frames(), self.batch_size):
-                if not _put(batches, batch, stop):
-                    return
-            _put(batches, _END, stop)
-        except BaseException as exc:  # Re-raised on the model thread.
-            _put(batches, _Failure(exc), stop)
+        return encoder.frames
 
 
 def _batched(frames: Iterator[VideoFrame], size: int) -> Iterator[_Batch]:
@@ -438,51 +387,18 @@ def _batched(frames: Iterator[VideoFrame], size: int) -> Iterator[_Batch]:
         yield _Batch(pending, np.stack(arrays))
 
 
-def _encode(
-    decoder: VideoDecoder,
-    writer: H264Writer,
-    scaler: Scaler,
-    upscaled: queue.Queue[object],
-    stop: threading.Event,
-    encoded: list[int],
-    failure: list[BaseException],
-) -> None:
-    try:
-        while not stop.is_set():
-            try:
-                item = upscaled.get(timeout=_POLL_S)
-            except queue.Empty:
-                continue
-            if item is _END:
-                return
-            source, pixels = item  # type: ignore[misc]
-            frame = VideoFrame.from_ndarray(pixels, format="rgb24")
-            copy_timing(source, frame)
-            if encoded[0] == 0 and decoder.start_time is not None:
-                writer.set_source_start(decoder.start_time)
-            writer.write(scaler(frame))
-            encoded[0] += 1
-    except BaseException as exc:  # Re-raised on the model thread.
-        failure.append(exc)
+class _Encoder:
+    """The encode stage: upscaled RGB frames, with their source frame's timing, resized and written."""
 
+    def __init__(self, decoder: VideoDecoder, writer: H264Writer, scaler: Scaler) -> None:
+        self.decoder, self.writer, self.scaler = decoder, writer, scaler
+        self.frames = 0  # written; read by the model thread for progress
 
-def _put(
-    q: queue.Queue[object], item: object, stop: threading.Event, tick: Callable[[], None] | None = None
-) -> bool:
-    """Put unless told to stop; calls ``tick`` (progress, which may raise) while the queue is full."""
-    while not stop.is_set():
-        try:
-            q.put(item, timeout=_POLL_S)
-            return True
-        except queue.Full:
-            if tick is not None:
-                tick()
-    return False
-
-
-def _drain(q: queue.Queue[object]) -> None:
-    while True:
-        try:
-            q.get_nowait()
-        except queue.Empty:
-            return
+    def __call__(self, item: tuple[VideoFrame, np.ndarray]) -> None:
+        source, pixels = item
+        frame = VideoFrame.from_ndarray(pixels, format="rgb24")
+        copy_timing(source, frame)
+        if self.frames == 0 and self.decoder.start_time is not None:
+            self.writer.set_source_start(self.decoder.start_time)
+        self.writer.write(self.scaler(frame))
+        self.frames += 1
