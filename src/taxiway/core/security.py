@@ -48,6 +48,6 @@ class LinkSigner:
 
     def verify(self, key: str, expires: int, signature: str, now: float | None = None) -> bool:
         now = time.time() if now is None else now
-        if expires < now:
+        if expires < now or not signature.isascii():  # compare_digest raises on non-ASCII text
             return False
         return hmac.compare_digest(self._signature(key, expires), signature)
