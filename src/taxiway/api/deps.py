@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from taxiway.core.context import AppContext
 from taxiway.core.errors import BadRequest, Unauthorized
+from taxiway.core.fields import FieldSpec, validate_fields
 from taxiway.core.links import Links
 from taxiway.core.security import hash_token
 from taxiway.store.models import ApiToken
@@ -48,6 +49,16 @@ def request_links(request: Request, ctx: Ctx) -> Links:
 
 
 RequestLinks = Annotated[Links, Depends(request_links)]
+
+
+def read_query(request: Request, specs: tuple[FieldSpec, ...]) -> dict[str, Any]:
+    """The query string's fields, validated; other parameters (cache-busters) are ignored. A field
+    given twice is refused: which one would count?"""
+    params = request.query_params
+    repeated = [spec.name for spec in specs if len(params.getlist(spec.name)) > 1]
+    if repeated:
+        raise BadRequest(f"{', '.join(repeated)} given more than once in the query string; give each once")
+    return validate_fields(specs, dict(params), ignore_unknown=True)
 
 
 async def read_body(request: Request) -> dict[str, Any]:

@@ -10,6 +10,34 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+from taxiway.core.fields import NUL, SPACE
+
+# What a replyUrl looks like, stated in the OpenAPI document and checked before check_syntax: every
+# URL it matches passes check_syntax (whose urlsplit validates a bracketed IPv6 host, hence the
+# IPv6 grammar; the IPv4-in-IPv6 and zone forms are left out).
+_PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
+_GROUP = "[0-9A-Fa-f]{1,4}"
+_IPV6 = "|".join(
+    [
+        f"(?:{_GROUP}:){{7}}{_GROUP}",
+        f"(?:{_GROUP}:){{1,7}}:",
+        *(f"(?:{_GROUP}:){{1,{7 - tail}}}(?::{_GROUP}){{1,{tail}}}" for tail in range(1, 7)),
+        f":(?:(?::{_GROUP}){{1,7}}|:)",
+    ]
+)
+# The characters that NFKC turns into one of /?#@: (urlsplit refuses them in a host; a unit test
+# checks the list against all of Unicode).
+NFKC_DELIMITERS = (
+    "\u2047\u2048\u2049\u2100\u2101\u2105\u2106\u2a74"
+    "\ufe13\ufe16\ufe55\ufe56\ufe5f\ufe6b\uff03\uff0f\uff1a\uff1f\uff20"
+)
+_NETLOC_CHAR = rf"[^{SPACE}{NUL}/?#@:\[\]{NFKC_DELIMITERS}]"
+_HOST = rf"(?:\[(?:{_IPV6})\]|{_NETLOC_CHAR}+)"
+CALLBACK_URL_PATTERN = (
+    rf"^[Hh][Tt][Tt][Pp][Ss]?://(?:(?:{_NETLOC_CHAR}|:)*@)?{_HOST}(?::{_PORT}?)?(?:[/?#][^{SPACE}{NUL}]*)?$"
+)
+CALLBACK_URL_HINT = "an absolute http:// or https:// URL"
+
 _BLOCKED_NAMES = {"localhost", "metadata", "metadata.google.internal", "metadata.goog"}
 # Cloud metadata services outside the private and link-local ranges.
 _METADATA_IPS = {ipaddress.ip_address("fd00:ec2::254"), ipaddress.ip_address("100.100.100.200")}
@@ -49,7 +77,7 @@ def check_syntax(url: str) -> tuple[str, str]:
     except ValueError as exc:
         raise CallbackRefused(f"is not a valid URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise CallbackRefused("must be an absolute http:// or https:// URL")
+        raise CallbackRefused(f"must be {CALLBACK_URL_HINT}")
     return parts.scheme, parts.hostname.lower().rstrip(".")
 
 

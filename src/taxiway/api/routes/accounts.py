@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from taxiway.accounts import service
-from taxiway.api.deps import Ctx, CurrentUser, read_body
-from taxiway.core.fields import FieldSpec, object_schema, validate_fields
+from taxiway.api.deps import Ctx, CurrentUser, read_body, read_query
+from taxiway.core.fields import FieldSpec, object_schema
 
 router = APIRouter(tags=["accounts"])
 
@@ -57,6 +57,6 @@ FEATURES_FIELDS = (FieldSpec("email", "string", "The account; optional when you 
 @router.get("/features", summary="Credits and storage permitted and used on an account.")
 @router.get("/features/", include_in_schema=False)
 def features(request: Request, ctx: Ctx, user: CurrentUser) -> dict[str, Any]:
-    query = validate_fields(FEATURES_FIELDS, dict(request.query_params), ignore_unknown=True)
+    query = read_query(request, FEATURES_FIELDS)
     with ctx.db.read() as session:
         return service.features_json(session, service.account_for_query(session, user, query["email"]))

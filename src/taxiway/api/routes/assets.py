@@ -11,12 +11,12 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from taxiway.accounts.storage import check_fits, used_bytes
-from taxiway.api.deps import Ctx, CurrentUser, RequestLinks
+from taxiway.api.deps import Ctx, CurrentUser, RequestLinks, read_query
 from taxiway.assets import service
 from taxiway.assets.presenter import asset_json
 from taxiway.core import ids
 from taxiway.core.errors import BadRequest
-from taxiway.core.fields import FieldSpec, validate_fields
+from taxiway.core.fields import FieldSpec
 from taxiway.store.models import Account
 
 router = APIRouter(tags=["assets"])
@@ -64,7 +64,7 @@ def _size_text(size: int) -> str:
 )
 @router.post("/assets", include_in_schema=False)
 async def upload_asset(request: Request, ctx: Ctx, user: CurrentUser, links: RequestLinks) -> dict[str, Any]:
-    query = validate_fields(UPLOAD_FIELDS, dict(request.query_params), ignore_unknown=True)
+    query = read_query(request, UPLOAD_FIELDS)
     content_type, kind, extension = service.parse_content_type(request.headers.get("content-type"))
     limit = ctx.settings.max_upload_bytes
     declared = request.headers.get("content-length")
@@ -132,7 +132,7 @@ async def upload_asset(request: Request, ctx: Ctx, user: CurrentUser, links: Req
 @router.get("/assets/", summary="List your assets, newest first.")
 @router.get("/assets", include_in_schema=False)
 def list_assets(request: Request, ctx: Ctx, user: CurrentUser, links: RequestLinks) -> list[dict[str, Any]]:
-    query = validate_fields(LIST_FIELDS, dict(request.query_params), ignore_unknown=True)
+    query = read_query(request, LIST_FIELDS)
     with ctx.db.read() as session:
         assets = service.list_assets(
             session,

@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from taxiway.api.deps import Ctx, CurrentUser, RequestLinks
-from taxiway.core.errors import BadRequest, NotFound
-from taxiway.core.fields import FieldSpec, validate_fields
+from taxiway.api.deps import Ctx, CurrentUser, RequestLinks, read_query
+from taxiway.core.errors import NotFound
+from taxiway.core.fields import FieldSpec
 from taxiway.tasks import service, states
 from taxiway.tasks.presenter import load_view, load_views, running_task_json, task_json
 
@@ -18,34 +18,28 @@ router = APIRouter(tags=["tasks"])
 LIST_FIELDS = (
     FieldSpec("offset", "integer", "Tasks to skip.", default=0, minimum=0, maximum=1000),
     FieldSpec("limit", "integer", "Tasks to return.", default=20, minimum=1, maximum=1000),
-    FieldSpec("statuses", "string", "Comma-separated statuses to include."),
+    FieldSpec(
+        "statuses",
+        "string",
+        "Comma-separated statuses to include.",
+        choices=states.ALL_STATUSES,
+        comma_separated=True,
+    ),
     FieldSpec("email", "string", "Only this account's tasks."),
 )
-
-
-def _parse_statuses(raw: str | None) -> list[str]:
-    statuses = [part.strip().upper() for part in (raw or "").split(",") if part.strip()]
-    unknown = [status for status in statuses if status not in states.ALL_STATUSES]
-    if unknown:
-        raise BadRequest(
-            f"statuses has unknown value(s) {', '.join(unknown)}; "
-            f"supported values: {', '.join(states.ALL_STATUSES)}"
-        )
-    return statuses
 
 
 @router.get("/tasks/", summary="List your tasks, newest first.")
 @router.get("/tasks", include_in_schema=False)
 def list_tasks(request: Request, ctx: Ctx, user: CurrentUser, links: RequestLinks) -> list[dict[str, Any]]:
-    query = validate_fields(LIST_FIELDS, dict(request.query_params), ignore_unknown=True)
-    statuses = _parse_statuses(query["statuses"])
+    query = read_query(request, LIST_FIELDS)
     with ctx.db.read() as session:
         tasks = service.list_tasks(
             session,
             user,
             offset=query["offset"],
             limit=query["limit"],
-            statuses=statuses,
+            statuses=query["statuses"] or [],
             email=query["email"],
         )
         return [task_json(view, links) for view in load_views(session, tasks)]
