@@ -13,6 +13,7 @@ from taxiway.accounts.storage import GB, gb, used_bytes
 from taxiway.core.db import Database
 from taxiway.core.errors import BadRequest, Conflict, NotFound
 from taxiway.core.fields import NUL, SPACE, FieldSpec, python_pattern, validate_fields
+from taxiway.core.json_schema import INTEGER, NUMBER, STRING, TIMESTAMP, closed, described, enum, nullable
 from taxiway.core.settings import Settings
 from taxiway.core.timestamps import iso
 from taxiway.store.models import Account, Task, User, utcnow
@@ -113,6 +114,36 @@ def features_json(session: Session, account: Account) -> dict[str, Any]:
         **task_features_json(account),
         "storageUsedGB": gb(used_bytes(session, account.id)),
     }
+
+
+# The schemas of what the three functions above send (OpenAPI components Account, TaskFeatures, Features).
+
+ACCOUNT_SCHEMA = closed(
+    {
+        "email": STRING,
+        "maxJobs": INTEGER,
+        "replyUrl": nullable(STRING),
+        "plan": enum(PLANS),
+        "credits": closed({"permitted": INTEGER, "used": INTEGER, "available": INTEGER}),
+        "createdAt": TIMESTAMP,
+    }
+)
+_TASK_FEATURES = {
+    "storageGB": described(NUMBER, "The account's storage quota, in GB (10⁹ bytes)."),
+    "numPlanCredits_permitted": INTEGER,
+    "numPlanCredits_used": INTEGER,
+}
+TASK_FEATURES_SCHEMA = closed(_TASK_FEATURES)
+FEATURES_SCHEMA = closed(
+    {
+        "email": STRING,
+        "plan": enum(PLANS),
+        "permitted": closed({"numPlanCredits": INTEGER}),
+        "used": closed({"numPlanCredits": INTEGER}),
+        **_TASK_FEATURES,
+        "storageUsedGB": described(NUMBER, "What the account's assets take, in GB."),
+    }
+)
 
 
 def adjust_credits_used(session: Session, account_id: int, delta: int) -> None:

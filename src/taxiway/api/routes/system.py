@@ -10,12 +10,32 @@ from sqlalchemy import text
 
 from taxiway import __version__
 from taxiway.api.deps import Ctx, CurrentUser
+from taxiway.api.openapi import component, errors, ok
+from taxiway.core.json_schema import INTEGER, STRING, closed, described, enum
 from taxiway.store.models import User
 
 router = APIRouter(tags=["system"])
 
+_HEALTH = component(
+    "Health",
+    closed(
+        {
+            "status": enum(("ok", "degraded")),
+            "version": STRING,
+            "database": described(STRING, '"ok", or "unreachable: <why>".'),
+            "executor": STRING,
+            "workers": closed({"slots": INTEGER, "idle": INTEGER}),
+        }
+    ),
+)
 
-@router.get("/health", summary="Liveness, database reachability and worker slots.")
+
+@router.get(
+    "/health",
+    summary="Liveness, database reachability and worker slots.",
+    response_model=None,
+    responses=ok(_HEALTH) | ok(_HEALTH, status=503, description="The database is unreachable."),
+)
 def health(request: Request, ctx: Ctx) -> JSONResponse:
     try:
         with ctx.db.read() as session:
@@ -37,7 +57,12 @@ def health(request: Request, ctx: Ctx) -> JSONResponse:
     return JSONResponse(body, status_code=200 if database == "ok" else 503)
 
 
-@router.get("/v1/runwayml/webhooks/secret", summary="Your secret for verifying signed callbacks.")
+@router.get(
+    "/v1/runwayml/webhooks/secret",
+    summary="Your secret for verifying signed callbacks.",
+    response_model=None,
+    responses=ok(component("WebhookSecret", closed({"secret": STRING}))) | errors(401),
+)
 def webhook_secret(ctx: Ctx, user: CurrentUser) -> dict[str, str]:
     with ctx.db.read() as session:
         found = session.get(User, user)
