@@ -42,7 +42,10 @@ def test_account_lifecycle(api: Api) -> None:
         ),
         ({"maxJobs": 2}, "email is required"),
         ({"email": "a@b.co", "maxJobs": 2, "password": "x"}, "unknown field password"),
-        ({"email": "a@b.co", "maxJobs": 2, "replyUrl": "ftp://x.org/"}, "replyUrl must be an absolute http"),
+        (
+            {"email": "a@b.co", "maxJobs": 2, "replyUrl": "ftp://x.org/"},
+            "replyUrl is malformed; expected an absolute http:// or https:// URL",
+        ),
         (
             {"email": "a@b.co", "maxJobs": 2, "replyUrl": "https://x.org/" + "a" * 1020},
             "at most 1024 characters",

@@ -72,6 +72,32 @@ def test_terminal_callback_is_retried_until_delivered(
     assert delivery.attempts == 4
 
 
+def test_a_callback_url_httpx_cannot_send_to_is_given_up_at_once(make_server, clip: Path) -> None:  # type: ignore[no-untyped-def]
+    """Found by schemathesis: a host that is not valid IDNA passes the URL syntax check, and httpx
+    raises InvalidURL (not an HTTPError) for it; that was logged as unexpected and retried for a day."""
+    from sqlalchemy import select
+
+    from taxiway.store.models import WebhookDelivery
+
+    server = make_server(workers=0, webhook_first_retry_seconds=0.2)
+    api = server.new_user()
+    api.create_account("idna@example.com", replyUrl="http://a\U000f3e12b/hook")
+    asset = api.upload(clip, "video/mp4")
+    task = api.create("gen3alpha/upscale", {"assetId": asset["assetId"]}).json()
+    api.http.delete(f"/tasks/{task['taskId']}")
+    deadline = time.monotonic() + 30
+    while True:
+        with server.ctx.db.read() as session:
+            delivery = session.scalar(select(WebhookDelivery).where(WebhookDelivery.task_id == task["id"]))
+        if (delivery is not None and delivery.state != "pending") or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert delivery is not None and delivery.state == "failed"
+    assert delivery.attempts == 1
+    assert delivery.last_error.startswith("callback URL refused: host ")
+    assert delivery.last_error.endswith("is not a valid host name")
+
+
 def test_progress_callbacks_are_throttled(make_server, media_dir: Path, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
     from mediafiles import make_video
 

@@ -87,9 +87,10 @@ def test_under_the_floor_uploads_and_new_tasks_are_refused_up_front(
     assert health.status_code == 200  # it still serves what it has
     body = health.json()
     assert body["status"] == "degraded"
-    assert body["disk"]["floorMB"] == 100
-    assert body["disk"]["scratch space"]["underFloor"] is True
-    assert body["disk"]["file storage"]["freeMB"] <= 64
+    stores = {store["store"]: store for store in body["disk"]["stores"]}
+    assert body["disk"]["floorMB"] == 100 and set(stores) == {"scratch space", "file storage", "database"}
+    assert stores["scratch space"]["underFloor"] is True
+    assert stores["file storage"]["freeMB"] <= 64
 
 
 def test_an_upload_that_fills_the_disk_is_a_507_and_leaves_nothing_behind(

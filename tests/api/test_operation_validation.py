@@ -59,6 +59,9 @@ def error_of(user: Api, path: str, body: dict[str, Any]) -> tuple[int, str]:
         ({"replyUrl": "https://example.com/" + "x" * 1010}, "replyUrl is 1030 characters long; at most 1024"),
         ({"replyRef": "r" * 1025}, "replyRef is 1025 characters long; at most 1024 characters"),
         ({"exploreMode": "maybe"}, "exploreMode must be true or false, got 'maybe'"),
+        ({"maxJobs": "5.0"}, "maxJobs must be an integer, got '5.0'; valid range: 1…10"),
+        ({"email": "not-an-email"}, "email is malformed; expected an email address like name@example.com"),
+        ({"replyUrl": "ftp://x.org/"}, "replyUrl is malformed; expected an absolute http:// or https:// URL"),
         ({"colour": "red"}, "unknown field colour; supported fields:"),
     ],
 )

@@ -12,12 +12,15 @@ from sqlalchemy.orm import Session
 from taxiway.accounts.storage import GB, gb, used_bytes
 from taxiway.core.db import Database
 from taxiway.core.errors import BadRequest, Conflict, NotFound
-from taxiway.core.fields import FieldSpec, validate_fields
+from taxiway.core.fields import NUL, SPACE, FieldSpec, python_pattern, validate_fields
+from taxiway.core.json_schema import INTEGER, NUMBER, STRING, TIMESTAMP, closed, described, enum, nullable
 from taxiway.core.settings import Settings
 from taxiway.core.timestamps import iso
 from taxiway.store.live import live_task_count
 from taxiway.store.models import Account, User, utcnow
 from taxiway.webhooks.addresses import (
+    CALLBACK_URL_HINT,
+    CALLBACK_URL_PATTERN,
     CallbackRefused,
     CallbackUnresolvable,
     PrivateCallbackAddress,
@@ -25,19 +28,38 @@ from taxiway.webhooks.addresses import (
 )
 
 PLANS = ("standard", "unlimited")
-_EMAIL = re.compile(r"^[^@\s/\\?#]+@[^@\s/\\?#]+$")
+# Read alike by Python and JSON Schema: the OpenAPI document states it for every email field.
+EMAIL_PATTERN = rf"^[^@{SPACE}{NUL}/\\?#]+@[^@{SPACE}{NUL}/\\?#]+$"
+EMAIL_HINT = "an email address like name@example.com"
+MAX_EMAIL_LENGTH = 254
+_EMAIL = re.compile(python_pattern(EMAIL_PATTERN))
 
 ACCOUNT_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("email", "string", "The account's email; must match the one in the path.", required=True),
+    FieldSpec(
+        "email",
+        "string",
+        "The account's email; must match the one in the path.",
+        required=True,
+        max_length=MAX_EMAIL_LENGTH,
+        pattern=EMAIL_PATTERN,
+        pattern_hint=EMAIL_HINT,
+    ),
     FieldSpec(
         "maxJobs", "integer", "How many tasks may be live at once.", required=True, minimum=1, maximum=10
     ),
-    FieldSpec("replyUrl", "string", "Default callback URL for this account's tasks.", max_length=1024),
+    FieldSpec(
+        "replyUrl",
+        "string",
+        "Default callback URL for this account's tasks.",
+        max_length=1024,
+        pattern=CALLBACK_URL_PATTERN,
+        pattern_hint=CALLBACK_URL_HINT,
+    ),
 )
 
 
 def check_email(email: str) -> str:
-    if len(email) > 254 or not _EMAIL.match(email):
+    if len(email) > MAX_EMAIL_LENGTH or not _EMAIL.match(email):
         raise BadRequest(f"email {email!r} is not a valid email address")
     return email
 
@@ -94,6 +116,36 @@ def features_json(session: Session, account: Account) -> dict[str, Any]:
     }
 
 
+# The schemas of what the three functions above send (OpenAPI components Account, TaskFeatures, Features).
+
+ACCOUNT_SCHEMA = closed(
+    {
+        "email": STRING,
+        "maxJobs": INTEGER,
+        "replyUrl": nullable(STRING),
+        "plan": enum(PLANS),
+        "credits": closed({"permitted": INTEGER, "used": INTEGER, "available": INTEGER}),
+        "createdAt": TIMESTAMP,
+    }
+)
+_TASK_FEATURES = {
+    "storageGB": described(NUMBER, "The account's storage quota, in GB (10⁹ bytes)."),
+    "numPlanCredits_permitted": INTEGER,
+    "numPlanCredits_used": INTEGER,
+}
+TASK_FEATURES_SCHEMA = closed(_TASK_FEATURES)
+FEATURES_SCHEMA = closed(
+    {
+        "email": STRING,
+        "plan": enum(PLANS),
+        "permitted": closed({"numPlanCredits": INTEGER}),
+        "used": closed({"numPlanCredits": INTEGER}),
+        **_TASK_FEATURES,
+        "storageUsedGB": described(NUMBER, "What the account's assets take, in GB."),
+    }
+)
+
+
 def adjust_credits_used(session: Session, account_id: int, delta: int) -> None:
     """Charge (delta > 0) or refund (delta < 0) atomically in the database, never read-modify-write."""
     session.execute(
@@ -105,8 +157,8 @@ def upsert_account(
     db: Database, settings: Settings, user_id: str, path_email: str, body: dict[str, Any]
 ) -> Account:
     """POST accounts/{email}: create the account, or update maxJobs/replyUrl of an existing one."""
-    values = validate_fields(ACCOUNT_FIELDS, body)
     check_email(path_email)
+    values = validate_fields(ACCOUNT_FIELDS, body)
     if values["email"] != path_email:
         raise BadRequest(
             f"email in the body ({values['email']}) must match the email in the URL path ({path_email})"
@@ -154,10 +206,15 @@ def require_accounts(session: Session, user_id: str) -> list[Account]:
 
 
 def get_account(session: Session, user_id: str, email: str) -> Account:
-    account = session.scalar(
-        select(Account).where(
-            Account.user_id == user_id, Account.email == email, Account.deleted_at.is_(None)
+    # What is not an email names no account (and a NUL in it would not even reach PostgreSQL).
+    account = (
+        session.scalar(
+            select(Account).where(
+                Account.user_id == user_id, Account.email == email, Account.deleted_at.is_(None)
+            )
         )
+        if _EMAIL.match(email)
+        else None
     )
     if account is None:
         raise NotFound(

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from taxiway import __version__
 from taxiway.api.errors import install_error_handlers
+from taxiway.api.openapi import install_openapi
 from taxiway.api.routes import accounts, assets, engines, files, operations, system, tasks
 from taxiway.context import AppContext
 from taxiway.core.settings import Settings
@@ -70,8 +71,15 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for router in (operations.router, assets.router, tasks.router, accounts.router, files.router):
+    for router in (
+        operations.router_for(settings),
+        assets.router,
+        tasks.router,
+        accounts.router,
+        files.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(engines.router, prefix=API_PREFIX)  # extension
     app.include_router(system.router)
+    install_openapi(app)
     return app

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
+from taxiway.accounts.service import EMAIL_PATTERN, MAX_EMAIL_LENGTH
 from taxiway.blobs.links import Links
 from taxiway.context import AppContext
+from taxiway.core import ids
 from taxiway.core.errors import BadRequest, Unauthorized
+from taxiway.core.fields import FieldSpec, validate_fields
 from taxiway.core.security import hash_token
 from taxiway.store.models import ApiToken
 
@@ -22,16 +26,21 @@ def get_ctx(request: Request) -> AppContext:
 Ctx = Annotated[AppContext, Depends(get_ctx)]
 
 
-def current_user(request: Request, ctx: Ctx) -> str:
+# Declares the bearer scheme in the OpenAPI document; the 401 is raised here, in the contract's shape.
+_bearer = HTTPBearer(auto_error=False, description="An API token (`taxiway admin user create NAME`).")
+
+
+def current_user(
+    ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
+) -> str:
     """The user id behind the bearer token; 401 in the contract's shape otherwise."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = credentials.credentials.strip() if credentials else ""
+    if not token:
         raise Unauthorized()
     with ctx.db.read() as session:
         user_id = session.scalar(
             select(ApiToken.user_id).where(
-                ApiToken.token_hash == hash_token(token.strip()), ApiToken.revoked_at.is_(None)
+                ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None)
             )
         )
     if user_id is None:
@@ -42,12 +51,47 @@ def current_user(request: Request, ctx: Ctx) -> str:
 CurrentUser = Annotated[str, Depends(current_user)]
 
 
+# Path parameters, with what the services accept stated for the document (they check it themselves,
+# with their own messages).
+AssetRef = Annotated[
+    str,
+    Path(
+        description="The assetId (or its bare uuid).",
+        json_schema_extra={"pattern": ids.ref_pattern("asset")},
+    ),
+]
+TaskRef = Annotated[
+    str,
+    Path(
+        description="The taskId (or its bare uuid).",
+        json_schema_extra={"pattern": ids.ref_pattern("task")},
+    ),
+]
+AccountEmail = Annotated[
+    str,
+    Path(
+        description="The account's email.",
+        json_schema_extra={"pattern": EMAIL_PATTERN, "maxLength": MAX_EMAIL_LENGTH},
+    ),
+]
+
+
 def request_links(request: Request, ctx: Ctx) -> Links:
     """Links signed against the base URL the caller used, so they work from where it stands."""
     return ctx.links(str(request.base_url))
 
 
 RequestLinks = Annotated[Links, Depends(request_links)]
+
+
+def read_query(request: Request, specs: tuple[FieldSpec, ...]) -> dict[str, Any]:
+    """The query string's fields, validated; other parameters (cache-busters) are ignored. A field
+    given twice is refused: which one would count?"""
+    params = request.query_params
+    repeated = [spec.name for spec in specs if len(params.getlist(spec.name)) > 1]
+    if repeated:
+        raise BadRequest(f"{', '.join(repeated)} given more than once in the query string; give each once")
+    return validate_fields(specs, dict(params), ignore_unknown=True)
 
 
 async def read_body(request: Request) -> dict[str, Any]:

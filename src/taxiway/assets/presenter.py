@@ -6,6 +6,19 @@ from typing import Any
 
 from taxiway.blobs.links import Links
 from taxiway.core import ids
+from taxiway.core.json_schema import (
+    BOOLEAN,
+    INTEGER,
+    NULL,
+    NUMBER,
+    STRING,
+    TIMESTAMP,
+    array,
+    closed,
+    described,
+    enum,
+    nullable,
+)
 from taxiway.core.timestamps import iso
 from taxiway.store.models import Asset
 
@@ -82,3 +95,58 @@ def artifact_json(asset: Asset, links: Links) -> dict[str, Any]:
             "size": metadata["size"],
         },
     }
+
+
+# The schemas of what asset_json and artifact_json send (OpenAPI components Asset and Artifact).
+
+_DIMENSIONS = described(array(INTEGER) | {"minItems": 2, "maxItems": 2}, "[width, height]")
+_SIZE = closed({"width": INTEGER, "height": INTEGER})
+_SECONDS = nullable(NUMBER)  # null for images
+
+ASSET_SCHEMA = closed(
+    {
+        "assetId": STRING,
+        "id": STRING,
+        "createdAt": TIMESTAMP,
+        "updatedAt": TIMESTAMP,
+        "name": STRING,
+        "url": described(STRING, "Signed download link; it expires."),
+        "previewUrls": array(STRING),
+        "mediaType": enum(("video", "image")),
+        "mediaSubtype": NULL,
+        "fileCount": INTEGER,
+        "fileSize": described(INTEGER, "Bytes."),
+        "fileExtStandardized": STRING,
+        "isUserUpload": BOOLEAN,
+        "metadata": closed(
+            {
+                "frameRate": _SECONDS,
+                "duration": _SECONDS,
+                "width": INTEGER,
+                "height": INTEGER,
+                "dimensions": _DIMENSIONS,
+                "size": _SIZE,
+                "hasAudio": BOOLEAN,
+            }
+        ),
+        "taskId": described(nullable(STRING), "The task that made this asset; null for uploads."),
+        "email": STRING,
+        "assetGroupId": STRING,
+        "contentSha256": nullable(STRING),
+    }
+)
+
+ARTIFACT_SCHEMA = closed(
+    {
+        "id": STRING,
+        "assetId": STRING,
+        "createdAt": TIMESTAMP,
+        "filename": STRING,
+        "url": described(STRING, "Signed download link; it expires."),
+        "fileSize": described(STRING, "Bytes, as a string (the contract's artifacts show it so)."),
+        "previewUrls": array(STRING),
+        "metadata": closed(
+            {"frameRate": _SECONDS, "duration": _SECONDS, "dimensions": _DIMENSIONS, "size": _SIZE}
+        ),
+    }
+)

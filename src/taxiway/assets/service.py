@@ -116,9 +116,7 @@ def parse_asset_ref(value: object, field: str) -> str:
     """The asset row id inside an assetId (or bare uuid); a clear 400 when it is malformed."""
     row_id = ids.parse("asset", value) if isinstance(value, str) else None
     if row_id is None:
-        raise BadRequest(
-            f"{field} is malformed: expected an assetId like user:<id>-runwayml:<email>-asset:<uuid>"
-        )
+        raise BadRequest(f"{field} is malformed: expected {ids.ref_hint('asset')}")
     return row_id
 
 

@@ -121,8 +121,8 @@ def is_disk_full(exc: BaseException) -> bool:
 def disk_report(settings: Settings) -> dict[str, Any]:
     """For /health: each local store's free space and whether it is under the floor."""
     floor = settings.min_free_disk_mb * MB
-    report: dict[str, Any] = {"floorMB": settings.min_free_disk_mb}
+    stores = []
     for store in local_stores(settings):
         free = store.free_bytes()
-        report[store.name] = {"freeMB": round(free / MB), "underFloor": free < floor}
-    return report
+        stores.append({"store": store.name, "freeMB": round(free / MB), "underFloor": free < floor})
+    return {"floorMB": settings.min_free_disk_mb, "stores": stores}

@@ -8,6 +8,7 @@ which field, what was wrong, what is allowed.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -15,6 +16,15 @@ from typing import Any, Literal
 from taxiway.core.errors import BadRequest
 
 FieldType = Literal["string", "integer", "number", "boolean"]
+
+# White space, for regular expression character classes that Python and JSON Schema (ECMA-262)
+# read alike: their \s differ (Python's takes \x1c-\x1f, ECMA's takes U+FEFF), so patterns the
+# document states use [{SPACE}] instead.
+SPACE = " \t\n\r\f\v"
+# No text field takes it: PostgreSQL cannot store it in text (its bound parameters refuse it).
+NUL = "\x00"
+# What . matches in JSON Schema (ECMA-262); Python's . takes \r, U+2028 and U+2029 too.
+NOT_LINE_BREAK = f"[^\n\r\u2028\u2029{NUL}]"
 
 _MISSING = object()
 
@@ -31,6 +41,12 @@ class FieldSpec:
     choices: tuple[Any, ...] | None = None
     max_length: int | None = None
     allow_empty: bool = True
+    # A regular expression the value must match (read alike by Python and JSON Schema), and how a
+    # matching value looks, for the error message.
+    pattern: str | None = None
+    pattern_hint: str | None = None
+    # A list in one string, its items joined by commas, each one of `choices` (in any case).
+    comma_separated: bool = False
 
     def allowed(self) -> str:
         if self.choices is not None:
@@ -41,18 +57,33 @@ class FieldSpec:
             return f"at most {self.max_length} characters"
         return _article(self.type)
 
-    def json_schema(self) -> dict[str, Any]:
-        schema: dict[str, Any] = {"type": self.type, "description": self.description}
-        if self.default is not None:
-            schema["default"] = self.default
+    def json_schema(self, *, nullable: bool = False) -> dict[str, Any]:
+        """The JSON schema of this field: what `validate_fields` accepts, said for the docs.
+        `nullable`: null is accepted too (as in JSON bodies, where it means "not given")."""
+        schema: dict[str, Any] = {"type": self.type}
         if self.choices is not None:
             schema["enum"] = list(self.choices)
+        if self.comma_separated:
+            schema = {"type": "array", "items": schema}
+        if nullable and not self.required:
+            schema["type"] = [schema["type"], "null"]
+            if "enum" in schema:
+                schema["enum"] = [*schema["enum"], None]
+        schema["description"] = self.description
+        if self.default is not None:
+            schema["default"] = self.default
         if self.minimum is not None:
             schema["minimum"] = self.minimum
         if self.maximum is not None:
             schema["maximum"] = self.maximum
         if self.max_length is not None:
             schema["maxLength"] = self.max_length
+        if self.pattern is not None:
+            schema["pattern"] = self.pattern  # which leaves NUL out, as validation does
+        elif not self.allow_empty:
+            schema |= {"minLength": 1, "pattern": f"^[^{NUL}]*[^{SPACE}{NUL}][^{NUL}]*$"}
+        elif self.type == "string" and self.choices is None:
+            schema["pattern"] = f"^[^{NUL}]*$"
         return schema
 
 
@@ -74,8 +105,39 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+_NOT_BLANK = re.compile(f"[^{SPACE}]")  # what `allow_empty=False` asks: a character other than white space
+
+
+def python_pattern(pattern: str) -> str:
+    """A JSON Schema pattern as Python reads it alike: its final $ ends the text (Python's also
+    matches before a final newline)."""
+    return pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith(r"\$") else pattern
+
+
+_INTEGER_TEXT = re.compile(r"-?[0-9]+")
+_NUMBER_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+
+
 class _Invalid(Exception):
-    pass
+    def __init__(self, reason: str, allowed: str | None = None) -> None:
+        super().__init__(reason)
+        self.allowed = (
+            allowed  # what is allowed, when the spec's own summary would not say it ("": nothing to add)
+        )
+
+
+def _items(spec: FieldSpec, value: str) -> list[Any]:
+    """The items of a list field, each spelt as in `choices`."""
+    known = {str(choice).lower(): choice for choice in spec.choices or ()}
+    if not value.strip():
+        return []
+    parts = [part.strip() for part in value.split(",")]
+    if "" in parts:
+        raise _Invalid(f"has an empty item in {_shown(value)}")
+    unknown = [part for part in parts if part.lower() not in known]
+    if unknown:
+        raise _Invalid(f"has unknown value(s) {', '.join(unknown)}")
+    return [known[part.lower()] for part in parts]
 
 
 def _coerce(spec: FieldSpec, value: Any) -> Any:
@@ -83,7 +145,9 @@ def _coerce(spec: FieldSpec, value: Any) -> Any:
     if spec.type == "string":
         if not isinstance(value, str):
             raise _Invalid(f"must be a string, got {_shown(value)}")
-        return value
+        if NUL in value:
+            raise _Invalid("must not contain NUL characters (U+0000)", "")
+        return _items(spec, value) if spec.comma_separated else value
     if spec.type == "boolean":
         if isinstance(value, bool):
             return value
@@ -97,10 +161,11 @@ def _coerce(spec: FieldSpec, value: Any) -> Any:
     if isinstance(value, int | float):
         number = value
     elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            raise _Invalid(f"must be {_article(spec.type)}, got {_shown(value)}") from None
+        # Text (forms, query strings) in JSON's own grammar: float() would take "1_0", "0x1p3", "inf".
+        grammar = _INTEGER_TEXT if spec.type == "integer" else _NUMBER_TEXT
+        if not grammar.fullmatch(value.strip()):
+            raise _Invalid(f"must be {_article(spec.type)}, got {_shown(value)}")
+        number = float(value.strip())
     else:
         raise _Invalid(f"must be {_article(spec.type)}, got {_shown(value)}")
     if not math.isfinite(number):
@@ -113,6 +178,8 @@ def _coerce(spec: FieldSpec, value: Any) -> Any:
 
 
 def _check(spec: FieldSpec, value: Any) -> None:
+    if spec.comma_separated:
+        return  # its items were checked as they were split
     if spec.choices is not None and value not in spec.choices:
         raise _Invalid(f"{_shown(value)} is not supported")
     if (spec.minimum is not None and value < spec.minimum) or (
@@ -121,9 +188,11 @@ def _check(spec: FieldSpec, value: Any) -> None:
         raise _Invalid(f"{_shown(value)} is out of range")
     if isinstance(value, str):
         if spec.max_length is not None and len(value) > spec.max_length:
-            raise _Invalid(f"is {len(value)} characters long")
-        if not spec.allow_empty and not value.strip():
+            raise _Invalid(f"is {len(value)} characters long", f"at most {spec.max_length} characters")
+        if not spec.allow_empty and not _NOT_BLANK.search(value):
             raise _Invalid("must not be empty")
+        if spec.pattern is not None and not re.search(python_pattern(spec.pattern), value):
+            raise _Invalid("is malformed", f"expected {spec.pattern_hint}" if spec.pattern_hint else None)
 
 
 def validate_fields(
@@ -154,7 +223,8 @@ def validate_fields(
             value = _coerce(spec, raw)
             _check(spec, value)
         except _Invalid as exc:
-            problems.append(f"{spec.name} {exc}; {spec.allowed()}")
+            allowed = spec.allowed() if exc.allowed is None else exc.allowed
+            problems.append(f"{spec.name} {exc}; {allowed}" if allowed else f"{spec.name} {exc}")
             continue
         result[spec.name] = value
     if problems:
@@ -162,11 +232,31 @@ def validate_fields(
     return result
 
 
-def object_schema(specs: Sequence[FieldSpec]) -> dict[str, Any]:
-    """JSON schema for OpenAPI docs, built from the same specs that validate."""
+def object_schema(specs: Sequence[FieldSpec], *, nullable: bool = False) -> dict[str, Any]:
+    """JSON schema for OpenAPI docs, built from the same specs that validate. `nullable`: optional
+    fields take null too (JSON bodies; a form has no null)."""
     return {
         "type": "object",
-        "properties": {spec.name: spec.json_schema() for spec in specs},
+        "properties": {spec.name: spec.json_schema(nullable=nullable) for spec in specs},
         "required": [spec.name for spec in specs if spec.required],
         "additionalProperties": False,
     }
+
+
+def query_parameters(specs: Sequence[FieldSpec]) -> list[dict[str, Any]]:
+    """OpenAPI query parameters, built from the same specs that validate the query string."""
+    parameters = []
+    for spec in specs:
+        parameter: dict[str, Any] = {
+            "name": spec.name,
+            "in": "query",
+            "required": spec.required,
+            "description": spec.description,
+            "schema": spec.json_schema(),
+        }
+        if spec.comma_separated:  # statuses=PENDING,RUNNING: a form-style list, not exploded
+            parameter |= {"style": "form", "explode": False}
+        if not spec.required and (spec.type != "string" or spec.comma_separated):
+            parameter["allowEmptyValue"] = True  # ?limit= is "not given", as validate_fields reads it
+        parameters.append(parameter)
+    return parameters

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from taxiway.accounts.service import EMAIL_HINT, EMAIL_PATTERN, MAX_EMAIL_LENGTH
+from taxiway.core import ids
 from taxiway.core.fields import FieldSpec
 from taxiway.media.expand_layout import ASPECT_NAMES, ASPECTS
+from taxiway.webhooks.addresses import CALLBACK_URL_HINT, CALLBACK_URL_PATTERN
 
 EngineOperation = Literal["upscale", "video_to_video", "expand", "extend"]
 PriceClass = Literal["upscale", "gen3turbo", "gen3"]
@@ -30,6 +33,8 @@ COMMON_FIELDS: tuple[FieldSpec, ...] = (
         "string",
         "Callback URL that receives the task on every status change; defaults to the account's.",
         max_length=1024,
+        pattern=CALLBACK_URL_PATTERN,
+        pattern_hint=CALLBACK_URL_HINT,
     ),
     FieldSpec("replyRef", "string", "Your reference, returned with the task.", max_length=1024),
     FieldSpec(
@@ -44,7 +49,9 @@ COMMON_FIELDS: tuple[FieldSpec, ...] = (
         "string",
         "Extension: the account to run on. Defaults to the input asset's account, or any account "
         "of yours with free capacity.",
-        max_length=254,
+        max_length=MAX_EMAIL_LENGTH,
+        pattern=EMAIL_PATTERN,
+        pattern_hint=EMAIL_HINT,
     ),
     FieldSpec(
         "model",
@@ -72,7 +79,15 @@ def _prompt(required: bool, description: str) -> FieldSpec:
 
 
 def _asset(name: str, description: str, required: bool = True) -> FieldSpec:
-    return FieldSpec(name, "string", description, required=required, max_length=500)
+    return FieldSpec(
+        name,
+        "string",
+        description,
+        required=required,
+        max_length=500,
+        pattern=ids.ref_pattern("asset"),
+        pattern_hint=ids.ref_hint("asset"),
+    )
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,26 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from taxiway.accounts.service import task_features_json
-from taxiway.assets.presenter import artifact_json
+from taxiway.accounts.service import TASK_FEATURES_SCHEMA, task_features_json
+from taxiway.assets.presenter import ARTIFACT_SCHEMA, artifact_json
 from taxiway.blobs.links import Links
 from taxiway.core import ids
+from taxiway.core.json_schema import (
+    INTEGER,
+    NULL,
+    NUMBER,
+    OBJECT,
+    STRING,
+    TIMESTAMP,
+    array,
+    closed,
+    described,
+    enum,
+    nullable,
+)
 from taxiway.core.timestamps import iso
 from taxiway.store.models import Asset, Task
+from taxiway.store.states import ALL_STATUSES
 from taxiway.tasks.operations import OPERATIONS
 
 
@@ -132,3 +146,48 @@ def running_task_json(task: Task) -> dict[str, Any]:
         "replyUrl": task.reply_url,
         "replyRef": task.reply_ref,
     }
+
+
+# The schemas of what task_json and running_task_json send (OpenAPI components Task, RunningTask).
+
+TASK_SCHEMA = closed(
+    {
+        "taskId": STRING,
+        "id": STRING,
+        "name": STRING,
+        "image": NULL,
+        "createdAt": TIMESTAMP,
+        "updatedAt": TIMESTAMP,
+        "taskType": enum(sorted({op.task_type for op in OPERATIONS.values()})),
+        "options": described(OBJECT, "The request's options as the operation's page shows them, and engine."),
+        "status": enum(ALL_STATUSES),
+        "error": described(
+            nullable(closed({"errorMessage": STRING, "reason": STRING, "message": STRING})),
+            "Why a FAILED task failed; null otherwise.",
+        ),
+        "progressText": nullable(STRING),
+        "progressRatio": described(
+            {"anyOf": [NUMBER, STRING, NULL]},
+            'From 0 to 1: a string ("0" … "1") for videos/upscale, a number (or null) for the others.',
+        ),
+        "estimatedTimeToStartSeconds": INTEGER,
+        "artifacts": array(ARTIFACT_SCHEMA),
+        "sharedAsset": NULL,
+        "sourceAssetId": NULL,
+        "features": TASK_FEATURES_SCHEMA,
+        "replyUrl": nullable(STRING),
+        "replyRef": nullable(STRING),
+        "code": enum((200,)),
+    }
+)
+
+RUNNING_TASK_SCHEMA = closed(
+    {
+        "email": STRING,
+        "taskId": STRING,
+        "id": STRING,
+        "status": enum(ALL_STATUSES),
+        "replyUrl": nullable(STRING),
+        "replyRef": nullable(STRING),
+    }
+)

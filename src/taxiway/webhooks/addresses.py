@@ -12,6 +12,49 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from taxiway.core.fields import NUL, SPACE
+
+# What a replyUrl looks like, stated in the OpenAPI document and checked before check_syntax: every
+# URL it matches passes check_syntax (whose urlsplit validates a bracketed IPv6 host, hence RFC
+# 3986's IPv6 grammar, IPv4-in-IPv6 forms included, so that they reach the address checks; zone ids
+# are left out).
+_PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
+_GROUP = "[0-9A-Fa-f]{1,4}"
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_LS32 = rf"(?:{_GROUP}:{_GROUP}|{_OCTET}(?:\.{_OCTET}){{3}})"
+
+
+def _head(groups: int) -> str:
+    """Up to ``groups`` + 1 groups before a "::" (RFC 3986's [ *n( h16 ":" ) h16 ])."""
+    return f"(?:(?:{_GROUP}:){{0,{groups}}}{_GROUP})?" if groups >= 0 else ""
+
+
+_IPV6 = "|".join(
+    [
+        f"(?:{_GROUP}:){{6}}{_LS32}",
+        f"::(?:{_GROUP}:){{5}}{_LS32}",
+        f"(?:{_GROUP})?::(?:{_GROUP}:){{4}}{_LS32}",
+        f"{_head(1)}::(?:{_GROUP}:){{3}}{_LS32}",
+        f"{_head(2)}::(?:{_GROUP}:){{2}}{_LS32}",
+        f"{_head(3)}::{_GROUP}:{_LS32}",
+        f"{_head(4)}::{_LS32}",
+        f"{_head(5)}::{_GROUP}",
+        f"{_head(6)}::",
+    ]
+)
+# The characters that NFKC turns into one of /?#@: (urlsplit refuses them in a host; a unit test
+# checks the list against all of Unicode).
+NFKC_DELIMITERS = (
+    "\u2047\u2048\u2049\u2100\u2101\u2105\u2106\u2a74"
+    "\ufe13\ufe16\ufe55\ufe56\ufe5f\ufe6b\uff03\uff0f\uff1a\uff1f\uff20"
+)
+_NETLOC_CHAR = rf"[^{SPACE}{NUL}/?#@:\[\]{NFKC_DELIMITERS}]"
+_HOST = rf"(?:\[(?:{_IPV6})\]|{_NETLOC_CHAR}+)"
+CALLBACK_URL_PATTERN = (
+    rf"^[Hh][Tt][Tt][Pp][Ss]?://(?:(?:{_NETLOC_CHAR}|:)*@)?{_HOST}(?::{_PORT}?)?(?:[/?#][^{SPACE}{NUL}]*)?$"
+)
+CALLBACK_URL_HINT = "an absolute http:// or https:// URL"
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _BLOCKED_NAMES = {"localhost", "metadata", "metadata.google.internal", "metadata.goog"}
@@ -99,7 +142,7 @@ def check_syntax(url: str) -> tuple[str, str]:
     except ValueError as exc:
         raise CallbackRefused(f"is not a valid URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise CallbackRefused("must be an absolute http:// or https:// URL")
+        raise CallbackRefused(f"must be {CALLBACK_URL_HINT}")
     return parts.scheme, parts.hostname.lower().rstrip(".")
 
 

@@ -127,6 +127,8 @@ class WebhookDeliverer:
             error = f"callback URL unresolvable: {exc}"
         except CallbackRefused as exc:
             error, retryable = f"callback URL refused: {exc}", False
+        except httpx.InvalidURL as exc:  # e.g. a host that is not valid IDNA: no retry will fix it
+            error, retryable = f"callback URL refused: {exc}", False
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
         except Exception as exc:  # never let one callback kill the deliverer

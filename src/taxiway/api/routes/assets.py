@@ -12,16 +12,19 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from taxiway.accounts.storage import check_fits, used_bytes
-from taxiway.api.deps import Ctx, CurrentUser, RequestLinks
+from taxiway.api.deps import AssetRef, Ctx, CurrentUser, RequestLinks, read_query
+from taxiway.api.openapi import component, errors, ok
 from taxiway.assets import service
-from taxiway.assets.presenter import asset_json
+from taxiway.assets.presenter import ASSET_SCHEMA, asset_json
 from taxiway.core.disk import check_floor, full_disk_error, is_disk_full
 from taxiway.core.errors import BadRequest
-from taxiway.core.fields import FieldSpec, validate_fields
+from taxiway.core.fields import FieldSpec, query_parameters
+from taxiway.core.json_schema import array
 from taxiway.core.scratch import sweep, working_dir
 from taxiway.store.models import Account
 
 router = APIRouter(tags=["assets"])
+ASSET = component("Asset", ASSET_SCHEMA)
 
 UPLOAD_FIELDS = (
     FieldSpec(
@@ -55,18 +58,34 @@ def _size_text(size: int) -> str:
 @router.post(
     "/assets/",
     summary="Upload a file (raw body, its media type as Content-Type) as a new asset.",
+    response_model=None,
+    responses=ok(ASSET, description="The new asset.")
+    | errors(
+        400,
+        401,
+        404,
+        413,
+        507,
+        meaning={
+            400: "A query parameter is wrong, the Content-Type is not supported, the body is empty, over "
+            "TAXIWAY_MAX_UPLOAD_BYTES or not decodable media of its type, or there is no account yet.",
+            404: "The account email names does not exist.",
+        },
+    ),
     openapi_extra={
+        "parameters": query_parameters(UPLOAD_FIELDS),
         "requestBody": {
             "required": True,
+            "description": "The file's bytes, with its media type as Content-Type.",
             "content": {
                 media: {"schema": {"type": "string", "format": "binary"}} for media in service.CONTENT_TYPES
             },
-        }
+        },
     },
 )
 @router.post("/assets", include_in_schema=False)
 async def upload_asset(request: Request, ctx: Ctx, user: CurrentUser, links: RequestLinks) -> dict[str, Any]:
-    query = validate_fields(UPLOAD_FIELDS, dict(request.query_params), ignore_unknown=True)
+    query = read_query(request, UPLOAD_FIELDS)
     content_type, kind, extension = service.parse_content_type(request.headers.get("content-type"))
     check_floor(ctx.settings)
     limit = ctx.settings.max_upload_bytes
@@ -142,10 +161,17 @@ async def _receive(request: Request, upload: Path, limit: int, check_room: Calla
     return digest.hexdigest()
 
 
-@router.get("/assets/", summary="List your assets, newest first.")
+@router.get(
+    "/assets/",
+    summary="List your assets, newest first.",
+    response_model=None,
+    responses=ok(array(ASSET))
+    | errors(400, 401, 404, meaning={404: "The account email names does not exist."}),
+    openapi_extra={"parameters": query_parameters(LIST_FIELDS)},
+)
 @router.get("/assets", include_in_schema=False)
 def list_assets(request: Request, ctx: Ctx, user: CurrentUser, links: RequestLinks) -> list[dict[str, Any]]:
-    query = validate_fields(LIST_FIELDS, dict(request.query_params), ignore_unknown=True)
+    query = read_query(request, LIST_FIELDS)
     with ctx.db.read() as session:
         assets = service.list_assets(
             session,
@@ -160,13 +186,23 @@ def list_assets(request: Request, ctx: Ctx, user: CurrentUser, links: RequestLin
         return [asset_json(asset, links) for asset in assets]
 
 
-@router.get("/assets/{asset_id}", summary="Get one asset.")
-def get_asset(asset_id: str, ctx: Ctx, user: CurrentUser, links: RequestLinks) -> dict[str, Any]:
+@router.get(
+    "/assets/{asset_id}",
+    summary="Get one asset.",
+    response_model=None,
+    responses=ok(ASSET) | errors(400, 401, 404),
+)
+def get_asset(asset_id: AssetRef, ctx: Ctx, user: CurrentUser, links: RequestLinks) -> dict[str, Any]:
     with ctx.db.read() as session:
         return asset_json(service.get_owned_asset(session, user, asset_id), links)
 
 
-@router.delete("/assets/{asset_id}", status_code=204, summary="Delete an asset and its files.")
-def delete_asset(asset_id: str, ctx: Ctx, user: CurrentUser) -> Response:
+@router.delete(
+    "/assets/{asset_id}",
+    status_code=204,
+    summary="Delete an asset and its files.",
+    responses=ok(status=204, description="Deleted.") | errors(400, 401, 404, 409),
+)
+def delete_asset(asset_id: AssetRef, ctx: Ctx, user: CurrentUser) -> Response:
     service.delete_asset(ctx, user, asset_id)
     return Response(status_code=204)

@@ -12,6 +12,8 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from taxiway.api.deps import Ctx, CurrentUser
+from taxiway.api.openapi import component, errors, ok
+from taxiway.core.json_schema import BOOLEAN, OBJECT, STRING, array, closed, described, enum, nullable
 from taxiway.core.model_config import OPERATIONS
 from taxiway.core.settings import Settings
 from taxiway.engines import catalog
@@ -23,9 +25,33 @@ router = APIRouter(tags=["engines"])
 _NOT_SETTINGS = {"engine", "path", "operations"}
 
 
+_ENGINE = closed(
+    {
+        "model": described(STRING, "What a request's model field takes."),
+        "engine": STRING,
+        "kind": STRING,
+        "default": described(BOOLEAN, "Whether requests without model get this one."),
+        "status": enum((catalog.READY, catalog.MISSING_WEIGHTS, catalog.NOT_INSTALLED)),
+        "problem": described(nullable(STRING), "Why it cannot run here; null when ready."),
+        "path": nullable(STRING),
+        "settings": OBJECT,
+    }
+)
+ENGINES_SCHEMA = closed(
+    {
+        "device": closed(
+            {"setting": STRING, "resolved": STRING, "gpu": nullable(STRING), "problem": nullable(STRING)}
+        ),
+        "operations": closed({operation: array(_ENGINE) for operation in OPERATIONS}),
+    }
+)
+
+
 @router.get(
     "/engines",
     summary="Extension: the engines offered for each operation, whether each is ready, and the device.",
+    response_model=None,
+    responses=ok(component("Engines", ENGINES_SCHEMA)) | errors(401),
 )
 async def list_engines(ctx: Ctx, user: CurrentUser) -> dict[str, Any]:
     def listing() -> dict[str, Any]:  # the first call may wait seconds for the device probe

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from taxiway.api.deps import Ctx
+from taxiway.api.openapi import errors, ok
 from taxiway.blobs.local import LocalBlobStore
 from taxiway.core.errors import ApiError, NotFound
 from taxiway.media.formats import content_type_of
@@ -16,7 +17,17 @@ from taxiway.media.formats import content_type_of
 router = APIRouter(tags=["files"])
 
 
-@router.get("/files/{key:path}", summary="Download an asset file (signed link).")
+@router.get(
+    "/files/{key:path}",
+    summary="Download an asset file (signed link).",
+    response_class=FileResponse,
+    responses=ok(
+        {"type": "string", "format": "binary"},
+        description="The file.",
+        media_types=("video/*", "image/*", "application/octet-stream"),
+    )
+    | errors(400, 403, 404, meaning={404: "No such file, or files are kept in object storage."}),
+)
 @router.head("/files/{key:path}", include_in_schema=False)
 def download(key: str, ctx: Ctx, expires: str = "", signature: str = "") -> FileResponse:
     blobs = ctx.blobs

@@ -2,31 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
 from taxiway.api.deps import Ctx, CurrentUser, RequestLinks, read_body
+from taxiway.api.openapi import component, errors, fields_body, ok
 from taxiway.core.disk import check_floor
-from taxiway.core.fields import object_schema
+from taxiway.core.fields import FieldSpec
+from taxiway.core.settings import Settings
+from taxiway.engines import catalog
 from taxiway.tasks.admission import admit_task
 from taxiway.tasks.operations import OPERATIONS, Operation
-from taxiway.tasks.presenter import load_view, task_json
+from taxiway.tasks.presenter import TASK_SCHEMA, load_view, task_json
 
-router = APIRouter(tags=["operations"])
-
-_ERRORS = {
-    400: {"description": "A field is missing, malformed or out of range; the message names it."},
-    401: {"description": "Missing or unknown API token."},
-    404: {"description": "An input asset does not exist (or is not yours)."},
-    412: {"description": "Not enough credits, or exploreMode without the unlimited plan."},
-    429: {"description": "The account already runs maxJobs tasks; runningTasks lists them."},
-    507: {"description": "The server's disk is under its free-space floor (TAXIWAY_MIN_FREE_DISK_MB)."},
-}
+_RESPONSES = ok(component("Task", TASK_SCHEMA), description="The new task, PENDING.") | errors(
+    400, 401, 404, 412, 429, 507, meaning={404: "An input asset, or the account email names, does not exist."}
+)
 
 
-def _add_operation(op: Operation) -> None:
+def _documented_fields(op: Operation, settings: Settings) -> tuple[FieldSpec, ...]:
+    """The fields as this server documents them: model lists the engines it offers. (Validation
+    leaves model free, so that an unknown one gets the catalog's message naming what is offered.)"""
+    models = tuple(choice.model for choice in catalog.offered(op.engine_operation, settings))
+    return tuple(replace(spec, choices=models) if spec.name == "model" else spec for spec in op.all_fields)
+
+
+def _add_operation(router: APIRouter, op: Operation, settings: Settings) -> None:
     async def create_task(
         request: Request, ctx: Ctx, user: CurrentUser, links: RequestLinks
     ) -> dict[str, Any]:
@@ -46,18 +50,15 @@ def _add_operation(op: Operation) -> None:
         methods=["POST"],
         summary=op.summary,
         name=op.path,
-        responses=_ERRORS,
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": object_schema(op.all_fields)},
-                    "multipart/form-data": {"schema": object_schema(op.all_fields)},
-                },
-            }
-        },
+        response_model=None,
+        responses=_RESPONSES,
+        openapi_extra={"requestBody": fields_body(_documented_fields(op, settings))},
     )
 
 
-for _op in OPERATIONS.values():
-    _add_operation(_op)
+def router_for(settings: Settings) -> APIRouter:
+    """The operation routes of one app: what its document says about model depends on its settings."""
+    router = APIRouter(tags=["operations"])
+    for op in OPERATIONS.values():
+        _add_operation(router, op, settings)
+    return router

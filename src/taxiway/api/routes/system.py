@@ -10,13 +10,47 @@ from sqlalchemy import text
 
 from taxiway import __version__
 from taxiway.api.deps import Ctx, CurrentUser
+from taxiway.api.openapi import component, errors, ok
 from taxiway.core.disk import disk_report
+from taxiway.core.json_schema import BOOLEAN, INTEGER, STRING, array, closed, described, enum
 from taxiway.store.models import User
 
 router = APIRouter(tags=["system"])
 
+_HEALTH = component(
+    "Health",
+    closed(
+        {
+            "status": enum(("ok", "degraded")),
+            "version": STRING,
+            "database": described(STRING, '"ok", or "unreachable: <why>".'),
+            "executor": STRING,
+            "disk": closed(
+                {
+                    "floorMB": described(INTEGER, "TAXIWAY_MIN_FREE_DISK_MB."),
+                    "stores": array(
+                        closed(
+                            {
+                                "store": enum(("scratch space", "file storage", "database")),
+                                "freeMB": INTEGER,
+                                "underFloor": BOOLEAN,
+                            }
+                        )
+                    ),
+                }
+            ),
+            "workers": closed({"slots": INTEGER, "idle": INTEGER}),
+        }
+    ),
+)
 
-@router.get("/health", summary="Liveness, database reachability, free disk space and worker slots.")
+
+@router.get(
+    "/health",
+    summary="Liveness, database reachability, free disk space and worker slots.",
+    response_model=None,
+    responses=ok(_HEALTH) | ok(_HEALTH, status=503, description="The database is unreachable."),
+)
 def health(request: Request, ctx: Ctx) -> JSONResponse:
     try:
         with ctx.db.read() as session:
@@ -27,7 +61,7 @@ def health(request: Request, ctx: Ctx) -> JSONResponse:
     executor = getattr(request.app.state, "executor", None)
     disk = disk_report(ctx.settings)
     # Under the floor the server still serves what it has (200) but refuses uploads and new tasks.
-    under_floor = any(isinstance(store, dict) and store["underFloor"] for store in disk.values())
+    under_floor = any(store["underFloor"] for store in disk["stores"])
     body: dict[str, Any] = {
         "status": "ok" if database == "ok" and not under_floor else "degraded",
         "version": __version__,
@@ -42,7 +76,12 @@ def health(request: Request, ctx: Ctx) -> JSONResponse:
     return JSONResponse(body, status_code=200 if database == "ok" else 503)
 
 
-@router.get("/v1/runwayml/webhooks/secret", summary="Your secret for verifying signed callbacks.")
+@router.get(
+    "/v1/runwayml/webhooks/secret",
+    summary="Your secret for verifying signed callbacks.",
+    response_model=None,
+    responses=ok(component("WebhookSecret", closed({"secret": STRING}))) | errors(401),
+)
 def webhook_secret(ctx: Ctx, user: CurrentUser) -> dict[str, str]:
     with ctx.db.read() as session:
         found = session.get(User, user)
