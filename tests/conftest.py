@@ -145,11 +145,23 @@ def receiver() -> Iterator[Receiver]:
     receiver.server.shutdown()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Carry the figures a fault test recorded in its report (see fault_figures.py)."""
+    outcome = yield
+    if call.when == "call":
+        from fault_figures import PROPERTY, take
+
+        report = outcome.get_result()
+        report.user_properties.extend((PROPERTY, figures) for figures in take())
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """The fault tests' figures, whatever the verbosity: the issue asks for them in every run."""
     from fault_figures import summary_lines
 
-    lines = summary_lines()
+    reports = [report for reports in terminalreporter.stats.values() for report in reports]
+    lines = summary_lines(report for report in reports if getattr(report, "when", None) == "call")
     if lines:
         terminalreporter.section("fault-test figures")
         for line in lines:
