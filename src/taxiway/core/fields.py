@@ -121,9 +121,8 @@ _NUMBER_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 class _Invalid(Exception):
     def __init__(self, reason: str, allowed: str | None = None) -> None:
         super().__init__(reason)
-        self.allowed = (
-            allowed  # what is allowed, when the spec's own summary would not say it ("": nothing to add)
-        )
+        # What is allowed, when the spec's own summary would not say it ("": nothing to add).
+        self.allowed = allowed
 
 
 def _items(spec: FieldSpec, value: str) -> list[Any]:
