@@ -50,7 +50,8 @@ def small_disk(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
 def _fill(disk: Path, leave_bytes: int) -> Path:
     """A file that takes all but ``leave_bytes`` of the disk's free space."""
     filler = disk / "filler"
-    free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+    stat = os.statvfs(disk)
+    free = stat.f_bavail * stat.f_frsize
     with open(filler, "wb") as handle:
         handle.truncate(0)
         remaining = free - leave_bytes

@@ -63,12 +63,19 @@ def _mb(size: int) -> str:
     return f"{size / MB:.0f} MB"
 
 
+def _measured(settings: Settings) -> list[tuple[Store, int, bool]]:
+    """Each local store, its free bytes, and whether that is under the floor: the one reading that
+    refusals and /health share, so that they always agree."""
+    floor = settings.min_free_disk_mb * MB
+    frees = [(store, store.free_bytes()) for store in local_stores(settings)]
+    return [(store, free, free < floor) for store, free in frees]
+
+
 def check_floor(settings: Settings) -> None:
     """Raise StorageFull when a local store has less free space than ``min_free_disk_mb``."""
     floor = settings.min_free_disk_mb * MB
-    for store in local_stores(settings):
-        free = store.free_bytes()
-        if free < floor:
+    for store, free, under in _measured(settings):
+        if under:
             raise StorageFull(
                 f"The server's {store.name} is almost full ({_mb(free)} free, under the floor of "
                 f"{_mb(floor)}, TAXIWAY_MIN_FREE_DISK_MB): uploads and new tasks are refused until the "
@@ -120,9 +127,8 @@ def is_disk_full(exc: BaseException) -> bool:
 
 def disk_report(settings: Settings) -> dict[str, Any]:
     """For /health: each local store's free space and whether it is under the floor."""
-    floor = settings.min_free_disk_mb * MB
-    stores = []
-    for store in local_stores(settings):
-        free = store.free_bytes()
-        stores.append({"store": store.name, "freeMB": round(free / MB), "underFloor": free < floor})
+    stores = [
+        {"store": store.name, "freeMB": round(free / MB), "underFloor": under}
+        for store, free, under in _measured(settings)
+    ]
     return {"floorMB": settings.min_free_disk_mb, "stores": stores}
