@@ -77,8 +77,13 @@ class Api:
     def __init__(self, base_url: str, token: str) -> None:
         self.base_url = base_url
         self.token = token
+        # Idle connections are dropped before uvicorn's own 5 s keep-alive ends them: with both at
+        # 5 s, a request could go out on a connection the server was closing (connection reset).
         self.http = httpx.Client(
-            base_url=base_url + API, headers={"Authorization": f"Bearer {token}"}, timeout=60
+            base_url=base_url + API,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+            limits=httpx.Limits(keepalive_expiry=2.0),
         )
 
     def create_account(
