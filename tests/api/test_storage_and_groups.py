@@ -93,9 +93,9 @@ def _task_with_quota(server: Server, clip: Path, room: int) -> tuple[Api, dict[s
     return api, asset, api.wait(task["taskId"])
 
 
-def test_an_artifact_over_the_quota_fails_the_task_and_refunds_it(worker: Server, clip: Path) -> None:
+def test_an_artifact_over_the_quota_fails_the_task_and_refunds_it(worker: Server, short_clip: Path) -> None:
     server = worker
-    api, asset, task = _task_with_quota(server, clip, room=1000)  # 1 kB: no 4K video fits
+    api, asset, task = _task_with_quota(server, short_clip, room=1000)  # 1 kB: no 4K video fits
     assert task["status"] == "FAILED"
     assert task["error"]["reason"] == "STORAGE_QUOTA_EXCEEDED"
     assert task["error"]["errorMessage"].startswith("The output of ")
@@ -105,9 +105,9 @@ def test_an_artifact_over_the_quota_fails_the_task_and_refunds_it(worker: Server
     assert not list((server.ctx.settings.resolved_blob_dir / "artifacts").rglob("*.mp4"))
 
 
-def test_a_task_on_a_full_account_fails_before_it_runs(worker: Server, clip: Path) -> None:
+def test_a_task_on_a_full_account_fails_before_it_runs(worker: Server, short_clip: Path) -> None:
     server = worker
-    api, _asset, task = _task_with_quota(server, clip, room=0)
+    api, _asset, task = _task_with_quota(server, short_clip, room=0)
     assert task["status"] == "FAILED"
     assert task["error"]["reason"] == "STORAGE_QUOTA_EXCEEDED"
     assert "has no storage left" in task["error"]["errorMessage"]
@@ -115,12 +115,12 @@ def test_a_task_on_a_full_account_fails_before_it_runs(worker: Server, clip: Pat
     assert api.http.get("/features").json()["used"]["numPlanCredits"] == 0
 
 
-def test_an_upload_and_everything_made_from_it_share_one_asset_group(worker: Server, clip: Path) -> None:
+def test_an_upload_and_everything_made_from_it_share_one_asset_group(worker: Server, short_clip: Path) -> None:
     server = worker
     api = server.new_user()
     api.create_account(EMAIL)
-    source = api.upload(clip, "video/mp4", name="holiday.mp4")
-    other = api.upload(clip, "video/mp4", name="other.mp4")
+    source = api.upload(short_clip, "video/mp4", name="holiday.mp4")
+    other = api.upload(short_clip, "video/mp4", name="other.mp4")
     assert source["assetGroupId"] == source["id"] and other["assetGroupId"] == other["id"]
 
     alpha = api.create("gen3alpha/upscale", {"assetId": source["assetId"]}).json()
