@@ -72,7 +72,7 @@ def convert(model: NcnnModel) -> Converted:
         try:
             return match(graph)
         except Refused as exc:
-            raise NcnnImportError(f"{model.param_path}: a {name} model, but {exc}") from None
+            raise NcnnImportError(f"{model.param_path}: recognised as {name}, but {exc}") from None
         except Mismatch as exc:
             mismatches[arch] = exc
     if likely:
@@ -96,7 +96,12 @@ def load_with_spandrel(converted: Converted) -> Any:
     from spandrel import ModelLoader
 
     state = {key: torch.from_numpy(value.copy()) for key, value in converted.state.items()}
-    descriptor = ModelLoader(device=torch.device("cpu")).load_from_state_dict(state)
+    try:
+        descriptor = ModelLoader(device=torch.device("cpu")).load_from_state_dict(state)
+    except Exception as exc:  # spandrel's detection or load_state_dict: a mapping this module got wrong
+        raise NcnnImportError(
+            f"spandrel could not load the converted {converted.summary} weights: {type(exc).__name__}: {exc}"
+        ) from exc
     if descriptor.architecture.id != converted.architecture or descriptor.scale != converted.scale:
         raise NcnnImportError(
             f"spandrel loads the converted weights as {descriptor.architecture.id} x{descriptor.scale}, "
@@ -110,14 +115,18 @@ def save(converted: Converted, target: Path) -> None:
     """Write the state dict to ``target`` (.safetensors) through a temporary file in its folder, so
     that a failure leaves nothing behind and a reader never sees half a file."""
     import numpy as np
-    from safetensors.numpy import save_file
+    from safetensors.numpy import save
 
+    # Serialised here and written with open(): safetensors' own save_file makes the file 0600,
+    # which a server running as another user could not read.
+    data = save({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in converted.state.items()})
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.parent / f".{target.name}.{os.getpid()}.part"
     try:
-        save_file(
-            {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in converted.state.items()}, temporary
-        )
+        with open(temporary, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
@@ -175,11 +184,12 @@ def run_torch(descriptor: Any, image: np.ndarray) -> np.ndarray:
         return descriptor.model(x)[0].permute(1, 2, 0).float().numpy().copy()
 
 
-def largest_difference(model: NcnnModel, descriptor: Any, image: np.ndarray) -> float:
-    """The largest absolute difference between ncnn's and the converted model's output on ``image``."""
+def largest_difference(model: NcnnModel, descriptor: Any, image: np.ndarray, threads: int = 0) -> float:
+    """The largest absolute difference between ncnn's and the converted model's output on ``image``
+    (ncnn on ``threads`` threads, 0: one per CPU)."""
     import numpy as np
 
-    reference, converted = run_ncnn(model, image), run_torch(descriptor, image)
+    reference, converted = run_ncnn(model, image, threads), run_torch(descriptor, image)
     if reference.shape != converted.shape:
         raise NcnnImportError(f"ncnn gives a {reference.shape} output, the converted model {converted.shape}")
     return float(np.abs(reference - converted).max())
