@@ -22,10 +22,10 @@ def convert_compact(graph: Graph) -> Converted:
     import numpy as np
 
     end = graph.made(graph.output_blob)
-    if end.type == "Interp" and 0 < end.float(1, 1.0) < 1:
+    if end.type == "Interp" and 0 < end.number(1, 1.0) < 1:
         raise Refused(
-            f"it is an x{round(4 * end.float(1, 1.0))} file made of the x4 network followed by a "
-            f"×{end.float(1, 1.0):g} resize ({end.where}), which spandrel's Compact cannot express; "
+            f"it is an x{round(4 * end.number(1, 1.0))} file made of the x4 network followed by a "
+            f"×{end.number(1, 1.0):g} resize ({end.where}), which spandrel's Compact cannot express; "
             "import the x4 file instead (taxiway resizes every model's output to the 4K-class size anyway)"
         )
     add, _ = graph.sum_of_two(graph.output_blob, "the final add of the upscaled input")
@@ -38,7 +38,7 @@ def convert_compact(graph: Graph) -> Converted:
     if not graph.is_input(interp.inputs[0]):
         raise Mismatch("the upscaled image added at the end should be the input", interp)
     shuffle = graph.expect(network, "PixelShuffle", "the PixelShuffle")
-    scale = shuffle.int(0, 1)
+    scale = shuffle.integer(0, 1)
     if factor != scale:
         raise Mismatch(f"the input is upscaled ×{factor:g} but the network ×{scale}", interp)
     # Backwards: the last conv, then (PReLU, conv) pairs down to the conv that reads the input.
@@ -47,7 +47,7 @@ def convert_compact(graph: Graph) -> Converted:
         prelu = graph.expect(chain[-1].inputs[0], "PReLU", "a PReLU between convolutions")
         chain += [prelu, graph.conv(prelu.inputs[0], "a body convolution")]
     chain.reverse()
-    features = chain[0].int(0, 0)
+    features = chain[0].integer(0, 0)
     state: dict[str, np.ndarray] = {}
     for index, layer in enumerate(chain):
         if layer.type == "PReLU":

@@ -101,42 +101,47 @@ class Graph:
         """
         layer = self.made(blob)
         if leaky is not None and layer.type == "ReLU":
-            slope = layer.float(0, 0.0)
+            slope = layer.number(0, 0.0)
             if abs(slope - leaky) > 1e-6:
                 raise Mismatch(f"expected a LeakyReLU of slope {leaky} after {what}, found {slope}", layer)
             layer = self.conv(layer.inputs[0], what, kernel=kernel, out=out, bias=bias)
             return layer
         if layer.type != "Convolution":
             raise Mismatch(f"expected {what} (a Convolution), found a {layer.type}", layer)
-        activation = layer.int(9, ACT_NONE)
+        activation = layer.integer(9, ACT_NONE)
         if leaky is None and activation != ACT_NONE:
             raise Mismatch(f"{what} should have no activation, it has activation type {activation}", layer)
         if leaky is not None:
             slope = layer.array(10)[0] if layer.array(10) else 0.0
             if activation != ACT_LEAKY or abs(float(slope) - leaky) > 1e-6:
                 raise Mismatch(f"{what} should end in LeakyReLU({leaky}) (9=2, -23310=1,{leaky})", layer)
-        kernel_w = layer.int(1, 0)
+        kernel_w = layer.integer(1, 0)
         geometry = {
-            "kernel": (kernel_w, layer.int(11, kernel_w)),
-            "dilation": (layer.int(2, 1), layer.int(12, layer.int(2, 1))),
-            "stride": (layer.int(3, 1), layer.int(13, layer.int(3, 1))),
+            "kernel": (kernel_w, layer.integer(11, kernel_w)),
+            "dilation": (layer.integer(2, 1), layer.integer(12, layer.integer(2, 1))),
+            "stride": (layer.integer(3, 1), layer.integer(13, layer.integer(3, 1))),
         }
-        pad = layer.int(4, 0)
-        pads = (pad, layer.int(14, pad), layer.int(15, pad), layer.int(16, layer.int(14, pad)))
+        pad = layer.integer(4, 0)
+        pads = (
+            pad,
+            layer.integer(14, pad),
+            layer.integer(15, pad),
+            layer.integer(16, layer.integer(14, pad)),
+        )
         same = kernel // 2
         if (
             geometry != {"kernel": (kernel, kernel), "dilation": (1, 1), "stride": (1, 1)}
-            or pads not in ((same,) * 4, (-233,) * 4)
-            or layer.float(18, 0.0) != 0.0
+            or pads not in ((same,) * 4, (-233,) * 4, (-234,) * 4)  # -233/-234: ncnn's SAME padding
+            or layer.number(18, 0.0) != 0.0
         ):
             raise Mismatch(
                 f"{what} should be a {kernel}×{kernel} convolution, stride 1, padded by {same}: "
                 f"found {geometry}, padding {pads}",
                 layer,
             )
-        if out is not None and layer.int(0, 0) != out:
-            raise Mismatch(f"{what} should have {out} output channels, it has {layer.int(0, 0)}", layer)
-        if bias and not layer.int(5, 0):
+        if out is not None and layer.integer(0, 0) != out:
+            raise Mismatch(f"{what} should have {out} output channels, it has {layer.integer(0, 0)}", layer)
+        if bias and not layer.integer(5, 0):
             raise Mismatch(f"{what} should have a bias", layer)
         return layer
 
@@ -155,13 +160,13 @@ class Graph:
     def binary(self, blob: str, op: int, what: str, scalar: float | None = None) -> Layer:
         """The BinaryOp ``op`` that made ``blob``; with ``scalar``, of one input and that constant."""
         layer = self.expect(blob, "BinaryOp", what)
-        if layer.int(0, ADD) != op:
-            raise Mismatch(f"expected {what} (BinaryOp 0={op}), found 0={layer.int(0, ADD)}", layer)
-        with_scalar = bool(layer.int(1, 0))
+        if layer.integer(0, ADD) != op:
+            raise Mismatch(f"expected {what} (BinaryOp 0={op}), found 0={layer.integer(0, ADD)}", layer)
+        with_scalar = bool(layer.integer(1, 0))
         if scalar is None and (with_scalar or len(layer.inputs) != 2):
             raise Mismatch(f"expected {what} of two blobs", layer)
         if scalar is not None and not (
-            with_scalar and abs(layer.float(2, 0.0) - scalar) <= 1e-6 * max(1, scalar)
+            with_scalar and abs(layer.number(2, 0.0) - scalar) <= 1e-6 * max(1, scalar)
         ):
             raise Mismatch(f"expected {what} with the constant {scalar}", layer)
         return layer
@@ -171,7 +176,7 @@ class Graph:
         layer = self.made(blob)
         if layer.type == "Eltwise":
             coeffs = layer.array(1)
-            if layer.int(0, ELTWISE_SUM) != ELTWISE_SUM or any(abs(float(c) - 1) > 1e-6 for c in coeffs):
+            if layer.integer(0, ELTWISE_SUM) != ELTWISE_SUM or any(abs(float(c) - 1) > 1e-6 for c in coeffs):
                 raise Mismatch(f"expected {what}: an Eltwise sum with unit coefficients", layer)
         else:
             self.binary(blob, ADD, what)
@@ -182,7 +187,7 @@ class Graph:
     def interp_nearest(self, blob: str, what: str) -> tuple[Layer, float]:
         """The nearest-neighbour Interp that made ``blob`` and its (equal) scale factor."""
         layer = self.expect(blob, "Interp", what)
-        scale_h, scale_w = layer.float(1, 1.0), layer.float(2, 1.0)
-        if layer.int(0, 0) != NEAREST or scale_h != scale_w or layer.int(3, 0) or layer.int(4, 0):
+        scale_h, scale_w = layer.number(1, 1.0), layer.number(2, 1.0)
+        if layer.integer(0, 0) != NEAREST or scale_h != scale_w or layer.integer(3, 0) or layer.integer(4, 0):
             raise Mismatch(f"expected {what}: a nearest-neighbour resize by one factor", layer)
         return layer, scale_h

@@ -42,7 +42,7 @@ class Layer:
     def where(self) -> str:
         return f"line {self.line} (layer {self.name})"
 
-    def int(self, key: int, default: int) -> int:
+    def integer(self, key: int, default: int) -> int:
         value = self.params.get(key, default)
         if isinstance(value, float) and value.is_integer():
             return int(value)
@@ -50,7 +50,7 @@ class Layer:
             raise NcnnImportError(f"{self.where}: parameter {key} should be an integer, not {value!r}")
         return value
 
-    def float(self, key: int, default: float) -> float:
+    def number(self, key: int, default: float) -> float:
         value = self.params.get(key, default)
         if not isinstance(value, int | float):
             raise NcnnImportError(f"{self.where}: parameter {key} should be a number, not {value!r}")

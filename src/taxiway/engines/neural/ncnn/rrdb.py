@@ -30,12 +30,12 @@ GROWTH = 32  # spandrel's RRDB is built with gc=32
 def _scaled_residual(graph: Graph, blob: str, what: str) -> tuple[str, str]:
     """``blob`` = 0.2 · branch + skip: (branch, skip)."""
     layer = graph.made(blob)
-    if layer.type == "Eltwise" and len(layer.inputs) == 2 and layer.int(0, 1) == 1:
+    if layer.type == "Eltwise" and len(layer.inputs) == 2 and layer.integer(0, 1) == 1:
         coeffs = [float(c) for c in layer.array(1)]
         for branch, skip, pair in ((0, 1, [RESIDUAL, 1.0]), (1, 0, [1.0, RESIDUAL])):
             if len(coeffs) == 2 and all(abs(c - p) < 1e-6 for c, p in zip(coeffs, pair, strict=True)):
                 return layer.inputs[branch], layer.inputs[skip]
-    if layer.type == "BinaryOp" and layer.int(0, 0) == 0 and len(layer.inputs) == 2:
+    if layer.type == "BinaryOp" and layer.integer(0, 0) == 0 and len(layer.inputs) == 2:
 
         def scaled(candidate: str) -> None:
             graph.binary(candidate, MUL, "0.2 × the branch", scalar=RESIDUAL)
@@ -62,7 +62,7 @@ def _dense_block(graph: Graph, blob: str) -> tuple[list[Layer], str]:
             if reads.type == "Concat"
             else [graph.origin(conv.inputs[0])]
         )
-        if reads.type == "Concat" and reads.int(0, 0) != 0:
+        if reads.type == "Concat" and reads.integer(0, 0) != 0:
             raise Mismatch(f"conv{k}'s inputs should be concatenated along the channels (0=0)", reads)
         if seen != expected[:k]:
             raise Mismatch(f"conv{k} should read the dense block's input and conv1…conv{k - 1}", conv)
@@ -141,7 +141,7 @@ def convert_rrdb(graph: Graph) -> Converted:
     growth = graph.weight(blocks[0][0][0], "weight").shape[0]
     if growth != GROWTH:
         raise Refused(f"its dense blocks grow by {growth} channels; spandrel's ESRGAN is built with {GROWTH}")
-    factor = reorg.int(0, 1) if reorg is not None else 1
+    factor = reorg.integer(0, 1) if reorg is not None else 1
     in_channels = graph.weight(first, "weight").shape[1]
     out_channels = graph.weight(last, "weight").shape[0]
     if out_channels != 3 or in_channels != 3 * factor * factor or factor not in (1, 2, 4):
@@ -160,7 +160,7 @@ def convert_rrdb(graph: Graph) -> Converted:
         state[f"{name}.weight"] = graph.weight(layer, "weight") if weight is None else weight
         state[f"{name}.bias"] = graph.weight(layer, "bias")
 
-    mode = reorg.int(1, 0) if reorg is not None else 0
+    mode = reorg.integer(1, 0) if reorg is not None else 0
     put("conv_first", first, _unshuffle_weight(graph.weight(first, "weight"), factor, mode))
     for b, dense in enumerate(blocks):
         for r, convs in enumerate(dense, start=1):

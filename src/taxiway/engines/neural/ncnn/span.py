@@ -38,7 +38,7 @@ def _silu_input(graph: Graph, blob: str, what: str) -> str:
     layer = graph.made(blob)
     if layer.type == "Swish":
         return layer.inputs[0]
-    if layer.type == "BinaryOp" and layer.int(0, 0) == MUL and len(layer.inputs) == 2:
+    if layer.type == "BinaryOp" and layer.integer(0, 0) == MUL and len(layer.inputs) == 2:
         a, b = layer.inputs
         for x, s in ((a, b), (b, a)):
             gate = graph.made(s)
@@ -83,8 +83,8 @@ def _normalisation(graph: Graph, blob: str) -> bool:
         return False
     layer = graph.made(blob)
     factor = 1.0
-    if layer.type == "BinaryOp" and layer.int(0, 0) == MUL and layer.int(1, 0):
-        factor = layer.float(2, 1.0)
+    if layer.type == "BinaryOp" and layer.integer(0, 0) == MUL and layer.integer(1, 0):
+        factor = layer.number(2, 1.0)
         blob = layer.inputs[0]
     try:
         sub = graph.binary(blob, SUB, "the input minus the mean")
@@ -128,11 +128,11 @@ def convert_span(graph: Graph) -> Converted:
     import numpy as np
 
     shuffle = graph.expect(graph.output_blob, "PixelShuffle", "the final PixelShuffle")
-    scale = shuffle.int(0, 1)
+    scale = shuffle.integer(0, 1)
     upsampler = graph.conv(shuffle.inputs[0], "upsampler.0", out=3 * scale * scale)
     cat = graph.conv(upsampler.inputs[0], "conv_cat", kernel=1)
     concat = graph.expect(cat.inputs[0], "Concat", "the concatenation conv_cat reads")
-    if len(concat.inputs) != 4 or concat.int(0, 0) != 0:
+    if len(concat.inputs) != 4 or concat.integer(0, 0) != 0:
         raise Mismatch("conv_cat should read four blobs concatenated along the channels", concat)
     features_blob, conv2_blob, block1_blob, block6_act = (graph.origin(b) for b in concat.inputs)
     conv_2 = graph.conv(conv2_blob, "conv_2")

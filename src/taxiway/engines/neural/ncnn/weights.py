@@ -79,13 +79,13 @@ class _Reader:
 
 
 def _convolution(layer: Layer, reader: _Reader) -> dict[str, np.ndarray]:
-    out_channels = layer.int(0, 0)
-    kernel_w = layer.int(1, 0)
-    kernel_h = layer.int(11, kernel_w)
-    size = layer.int(6, 0)
-    if layer.int(8, 0):
+    out_channels = layer.integer(0, 0)
+    kernel_w = layer.integer(1, 0)
+    kernel_h = layer.integer(11, kernel_w)
+    size = layer.integer(6, 0)
+    if layer.integer(8, 0):
         raise reader.fail("int8 convolutions are not converted")
-    if layer.int(19, 0):
+    if layer.integer(19, 0):
         raise reader.fail("a convolution with dynamic weights (19=1) is not converted")
     if out_channels <= 0 or kernel_w <= 0 or size % (out_channels * kernel_w * kernel_h):
         raise reader.fail(
@@ -94,17 +94,17 @@ def _convolution(layer: Layer, reader: _Reader) -> dict[str, np.ndarray]:
     in_channels = size // (out_channels * kernel_w * kernel_h)
     weight = reader.tagged(size, "its weights").reshape(out_channels, in_channels, kernel_h, kernel_w)
     found = {"weight": weight}
-    if layer.int(5, 0):
+    if layer.integer(5, 0):
         found["bias"] = reader.raw(out_channels, "its bias")
     return found
 
 
 def _prelu(layer: Layer, reader: _Reader) -> dict[str, np.ndarray]:
-    return {"slope": reader.raw(max(1, layer.int(0, 0)), "its slopes")}
+    return {"slope": reader.raw(max(1, layer.integer(0, 0)), "its slopes")}
 
 
 def _memory_data(layer: Layer, reader: _Reader) -> dict[str, np.ndarray]:
-    dims = [layer.int(key, 0) for key in (0, 1, 11, 2)]  # w, h, d, c
+    dims = [layer.integer(key, 0) for key in (0, 1, 11, 2)]  # w, h, d, c
     count = 1
     for dim in dims:
         count *= max(dim, 1)
