@@ -197,6 +197,8 @@ def test_broken_and_foreign_files_fail_with_one_line_saying_what_and_where(tmp_p
     missing.with_suffix(".bin").unlink()
     _fails(_import(tmp_path, str(missing)), tmp_path, "missing/model.bin", "is missing")
 
+    _fails(_import(tmp_path, str(tmp_path / "nowhere.param")), tmp_path, "nowhere.param: no such file")
+
     magic = _copy(source, tmp_path / "magic")
     magic.write_text("\n".join(["7767518", *lines[1:]]))
     _fails(_import(tmp_path, str(magic)), tmp_path, "model.param line 1", "not an ncnn text .param")

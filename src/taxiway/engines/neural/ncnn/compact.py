@@ -19,16 +19,23 @@ if TYPE_CHECKING:
 
 
 def convert_compact(graph: Graph) -> Converted:
-    import numpy as np
-
     end = graph.made(graph.output_blob)
     if end.type == "Interp" and 0 < end.number(1, 1.0) < 1:
+        # The x2/x3 animevideov3 files of some packages: the x4 network, then a downscale.
+        network = _compact(graph, end.inputs[0])
         raise Refused(
-            f"it is an x{round(4 * end.number(1, 1.0))} file made of the x4 network followed by a "
-            f"×{end.number(1, 1.0):g} resize ({end.where}), which spandrel's Compact cannot express; "
-            "import the x4 file instead (taxiway resizes every model's output to the 4K-class size anyway)"
+            f"it is an x{round(network.scale * end.number(1, 1.0))} file made of the x{network.scale} "
+            f"network followed by a ×{end.number(1, 1.0):g} resize ({end.where}), which spandrel's "
+            f"Compact cannot express; import the x{network.scale} file instead (taxiway resizes every "
+            "model's output to the 4K-class size anyway)"
         )
-    add, _ = graph.sum_of_two(graph.output_blob, "the final add of the upscaled input")
+    return _compact(graph, graph.output_blob)
+
+
+def _compact(graph: Graph, output: str) -> Converted:
+    import numpy as np
+
+    add, _ = graph.sum_of_two(output, "the final add of the upscaled input")
 
     def shuffled(blob: str) -> None:
         graph.expect(blob, "PixelShuffle", "the network's upscaled output")

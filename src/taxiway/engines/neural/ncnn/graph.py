@@ -73,7 +73,7 @@ class Graph:
         return self.origin(blob) == self.input_blob
 
     def weight(self, layer: Layer, kind: str) -> np.ndarray:
-        return self.weights[layer.name][kind]
+        return self.weights[layer.line][kind]
 
     # -- matching helpers ------------------------------------------------------------------------
 

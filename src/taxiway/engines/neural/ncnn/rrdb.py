@@ -111,6 +111,7 @@ def convert_rrdb(graph: Graph) -> Converted:
 
     def reads_the_input(blob: str) -> None:
         nonlocal reorg
+        reorg = None  # from a failed try on the other input
         source = graph.conv(blob, "conv_first").inputs[0]
         if graph.is_input(source):
             return

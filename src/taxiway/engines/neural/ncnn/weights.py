@@ -29,7 +29,8 @@ WEIGHTLESS = frozenset(
      "Eltwise", "Concat", "Reorg"}
 )  # fmt: skip
 
-Weights = dict[str, dict[str, "np.ndarray"]]
+# By the layer's line in the .param: names need not be unique.
+Weights = dict[int, dict[str, "np.ndarray"]]
 
 
 class _Reader:
@@ -115,7 +116,7 @@ _READERS = {"Convolution": _convolution, "PReLU": _prelu, "MemoryData": _memory_
 
 
 def read_weights(layers: list[Layer], path: Path, param_path: Path) -> Weights:
-    """Each weighted layer's arrays (float32; float16 widened), by layer name: ``weight``/``bias``
+    """Each weighted layer's arrays (float32; float16 widened), by its line: ``weight``/``bias``
     for convolutions, ``slope`` for PReLU, ``data`` for MemoryData. The whole file must be used."""
     for layer in layers:  # before the .bin: how much an unknown layer's weights take is unknowable
         if layer.type not in _READERS and layer.type not in WEIGHTLESS:
@@ -131,7 +132,7 @@ def read_weights(layers: list[Layer], path: Path, param_path: Path) -> Weights:
         reader.layer = layer
         read = _READERS.get(layer.type)
         if read is not None:
-            weights[layer.name] = read(layer, reader)
+            weights[layer.line] = read(layer, reader)
     if reader.offset != len(reader.data):
         raise NcnnImportError(
             f"{path}: {len(reader.data) - reader.offset} bytes are left after the last layer's weights "
