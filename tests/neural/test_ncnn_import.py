@@ -193,6 +193,14 @@ def test_broken_and_foreign_files_fail_with_one_line_saying_what_and_where(tmp_p
     long.with_suffix(".bin").write_bytes(data + b"\0" * 8)
     _fails(_import(tmp_path, str(long)), tmp_path, "8 bytes are left after the last layer's weights")
 
+    for tag, message in (
+        (b"\xef\xbe\xad\xde", "unknown storage tag 0xDEADBEEF"),
+        (b"8K\r\0", "int8-quantised"),
+    ):
+        tagged = _copy(source, tmp_path / f"tag-{tag.hex()}")
+        tagged.with_suffix(".bin").write_bytes(tag + data[4:])
+        _fails(_import(tmp_path, str(tagged)), tmp_path, "model.bin at byte 0 (layer Conv_0,", message)
+
     missing = _copy(source, tmp_path / "missing")
     missing.with_suffix(".bin").unlink()
     _fails(_import(tmp_path, str(missing)), tmp_path, "missing/model.bin", "is missing")
