@@ -11,6 +11,7 @@ import typer
 from taxiway.cli import operations
 from taxiway.cli.admin import admin, db_app
 from taxiway.cli.dispatcher import dispatcher
+from taxiway.cli.models import models_app
 from taxiway.cli.remote import err
 from taxiway.cli.resources import accounts_app, assets_app, engines, tasks_app
 
@@ -26,6 +27,7 @@ app.add_typer(accounts_app, name="accounts", rich_help_panel="Use a server")
 app.command(rich_help_panel="Use a server")(engines)
 app.add_typer(admin, name="admin", rich_help_panel="Run a server")
 app.add_typer(db_app, name="db", rich_help_panel="Run a server")
+app.add_typer(models_app, name="models", rich_help_panel="Run a server")
 app.command(rich_help_panel="Run a server")(dispatcher)
 
 
