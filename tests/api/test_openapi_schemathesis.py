@@ -120,7 +120,8 @@ def target(
     (schemathesis names them all after the test function otherwise, and xdist would run one)."""
     with contextlib.ExitStack() as stack:
         database_url = stack.enter_context(postgres_databases()) if request.param == "postgresql" else ""
-        yield stack.enter_context(_fuzzed_server(tmp_path_factory.mktemp("fuzzed"), database_url, clip, image))
+        data_dir = tmp_path_factory.mktemp("fuzzed")
+        yield stack.enter_context(_fuzzed_server(data_dir, database_url, clip, image))
 
 
 @contextlib.contextmanager

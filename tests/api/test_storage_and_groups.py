@@ -115,7 +115,9 @@ def test_a_task_on_a_full_account_fails_before_it_runs(worker: Server, short_cli
     assert api.http.get("/features").json()["used"]["numPlanCredits"] == 0
 
 
-def test_an_upload_and_everything_made_from_it_share_one_asset_group(worker: Server, short_clip: Path) -> None:
+def test_an_upload_and_everything_made_from_it_share_one_asset_group(
+    worker: Server, short_clip: Path
+) -> None:
     server = worker
     api = server.new_user()
     api.create_account(EMAIL)
