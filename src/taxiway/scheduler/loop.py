@@ -62,12 +62,14 @@ class Scheduler:
                 log.exception("scheduler tick failed; retrying next tick")
 
     def tick(self) -> None:
+        # Renew before requeueing: after a stall of this process (CPU starvation, a slow disk)
+        # longer than a lease, its own running tasks would otherwise look abandoned to itself.
+        self._watch_running()
         now = time.monotonic()
         if now - self._last_requeue_check >= REQUEUE_CHECK_SECONDS:
             self._last_requeue_check = now
             lifecycle.requeue_expired(self.ctx)
         self._claim()
-        self._watch_running()
         try:
             self._throttle_and_estimate()
         except Exception:  # an estimate is never worth a missed claim or lease renewal
@@ -89,6 +91,9 @@ class Scheduler:
             if not slot.submit(job):
                 # The slot's process died between the check and the submit: give the task back.
                 lifecycle.release(self.ctx, job.task_id, job.attempt)
+                continue
+            # The claim wrote a full lease: the first renewal is due a third of a lease from now.
+            self._last_renewal[(job.task_id, job.attempt)] = time.monotonic()
 
     def _throttle_and_estimate(self) -> None:
         """Tasks no slot took become THROTTLED; waiting tasks' times to start follow the queue."""
