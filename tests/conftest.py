@@ -17,6 +17,11 @@ from support import Api, Receiver, Server, free_port, settings_for_test
 # Servers started by the suite (in process or not) refuse work only where a test sets a floor of
 # free disk space: the suite must not depend on how full this machine's disk is.
 os.environ.setdefault("TAXIWAY_MIN_FREE_DISK_MB", "0")
+# The suite runs in three processes on two cores (pytest-xdist), each starting servers and workers:
+# torch's OpenMP threads (one per core by default) spin while they wait for each other, and with
+# other processes on the cores a tiny model ran 20× slower than on one thread. Inherited by every
+# server and worker the tests start; the product's own threading is left as it is.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 PG_ADMIN_URL = os.environ.get("TAXIWAY_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

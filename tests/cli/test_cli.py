@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -167,12 +166,20 @@ def test_a_busy_account_is_waited_out(idle_server: Server, clip: Path, tmp_path:
         taxiway(user, "extend", asset["assetId"], "--no-wait", "--busy-timeout", "0", cwd=tmp_path),
         "is busy executing 1 tasks",
     )
-    # With patience, the CLI retries until the first task frees the account (cancelled a moment later).
-    threading.Timer(1.5, user.http.delete, [f"/tasks/{first['taskId']}"]).start()
-    result = taxiway(user, "extend", asset["assetId"], "--no-wait", "--busy-interval", "0.3", cwd=tmp_path)
-    task_id = ok(result)
-    assert "account busy" in result.stderr and "1 task(s) running" in result.stderr
-    assert user.task(task_id)["status"] == "PENDING"
+    # With patience, the CLI retries until the first task frees the account: it is cancelled once
+    # the CLI has said it is waiting (a timer could fire before a slow machine even starts the CLI).
+    env = os.environ | {"TAXIWAY_BASE_URL": user.base_url, "TAXIWAY_API_TOKEN": user.token}
+    args = [TAXIWAY, "extend", asset["assetId"], "--no-wait", "--busy-interval", "0.3"]
+    with subprocess.Popen(
+        args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as cli:
+        assert cli.stderr is not None and cli.stdout is not None
+        waiting = cli.stderr.readline()
+        assert "account busy" in waiting and "1 task(s) running" in waiting, waiting
+        user.http.delete(f"/tasks/{first['taskId']}")
+        stdout, stderr = cli.communicate(timeout=60)
+    assert cli.returncode == 0, (waiting, stderr)
+    assert user.task(stdout.strip())["status"] == "PENDING"
 
 
 _DEFAULT_SIGINT_THEN_EXEC = (
