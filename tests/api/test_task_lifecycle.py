@@ -115,17 +115,19 @@ def test_cancel_a_running_task_stops_it_and_refunds(server: Server, api: Api, me
     assert running["status"] == "RUNNING"
     while api.task(task["taskId"])["progressRatio"] == "0":
         time.sleep(0.05)
+    workers = server.executor_pids()
     started = time.monotonic()
     response = api.http.delete(f"/tasks/{task['taskId']}")
     assert response.status_code == 200
     assert response.json()["status"] == "CANCELLED"
     assert api.http.get("/features").json()["used"]["numPlanCredits"] == 0
-    # The worker stops within a second and becomes free for the next task.
-    deadline = started + 5
+    # The worker stops at its next frame and becomes free for the next task: the same process,
+    # so it stopped as asked rather than being killed after the cancel grace.
+    deadline = started + 10
     while server.app.state.executor.in_flight():
         assert time.monotonic() < deadline, "the worker did not stop"
         time.sleep(0.05)
-    assert time.monotonic() - started < 2.0
+    assert server.executor_pids() == workers
     assert api.task(task["taskId"])["artifacts"] == []
     assert api.http.get("/scheduler/").json() == []
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 from pathlib import Path
 
 import av
@@ -11,11 +10,9 @@ import av
 from mediafiles import make_audio_only, make_image, make_video
 
 
-def test_a_two_second_clip_is_quick_to_make(tmp_path: Path) -> None:
-    make_video(tmp_path / "warm.mp4", seconds=0.1)  # codec/library warm-up
-    start = time.perf_counter()
+def test_the_default_clip_is_two_seconds_of_320x240_with_aac(tmp_path: Path) -> None:
+    # (How quickly it is made is no test's business: timings belong in bench/, not in assertions.)
     path = make_video(tmp_path / "a.mp4")
-    assert time.perf_counter() - start < 1.0
     with av.open(str(path)) as c:
         video = c.streams.video[0]
         assert (video.codec_context.width, video.codec_context.height, video.frames) == (320, 240, 48)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -302,9 +301,6 @@ def test_probe_reads_little_of_a_large_file(media_dir: Path, monkeypatch: pytest
 
     real_open = open
     monkeypatch.setattr(containers, "open", lambda p, mode="rb": Counting(real_open(p, mode)), raising=False)
-    start = time.perf_counter()
     info = probe_file(path, "video")
-    elapsed = time.perf_counter() - start
     assert info.frame_count == 480
     assert 0 < read < size * 0.2, f"read {read} of {size} bytes"
-    assert elapsed < 1.0
