@@ -245,3 +245,26 @@ def _neural_unavailable() -> str | None:
 _NEURAL_UNAVAILABLE = _neural_unavailable()
 if _NEURAL_UNAVAILABLE and os.environ.get("TAXIWAY_REQUIRE_NEURAL") == "1":
     raise RuntimeError(f"TAXIWAY_REQUIRE_NEURAL=1 but {_NEURAL_UNAVAILABLE}")
+
+
+# pytest-xdist (the README's `pytest -n 3 --dist loadfile`) sends each file to one process, so that
+# the servers a module shares start once. These files instead split into one unit per value of
+# their tests' last parameter, each value having its own module-scoped server: the OpenAPI fuzz,
+# once per database (two minutes each on one process would make it the suite's long pole).
+SPLIT_BY_LAST_PARAMETER = ("tests/api/test_openapi_schemathesis.py",)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FileOrParameterScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            if path in SPLIT_BY_LAST_PARAMETER and nodeid.endswith("]"):
+                return f"{path}[{nodeid.rsplit('[', 1)[1]}"
+            return path
+
+    return FileOrParameterScheduling(config, log)
