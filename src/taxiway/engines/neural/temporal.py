@@ -56,7 +56,6 @@ class TemporalSmoother:
     def __init__(self, strength: float) -> None:
         self.strength = check_strength(strength)
         self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
-        self._grids: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -79,7 +78,7 @@ class TemporalSmoother:
             or previous_output.shape != output.shape
         ):
             return output
-        positions, reliable = self._motion(gray, previous_gray)
+        backward, reliable = self._motion(gray, previous_gray)
         if reliable.mean() < SCENE_CUT_RELIABLE:
             self.cuts += 1
             return output
@@ -89,13 +88,10 @@ class TemporalSmoother:
         weight *= self.strength
         history_weight = cv2.resize(weight, (width, height), interpolation=cv2.INTER_LINEAR)
         output_weight = cv2.resize(1.0 - weight, (width, height), interpolation=cv2.INTER_LINEAR)
-        warped = cv2.remap(
-            previous_output,
-            self._output_positions(positions, width, height),
-            None,
-            interpolation=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
+        # The flow in output pixels: scaled at the source size, where it is cheap (resizing commutes).
+        scale = np.array([width / gray.shape[1], height / gray.shape[0]], np.float32)
+        flow = cv2.resize(backward * scale, (width, height), interpolation=cv2.INTER_LINEAR)
+        warped = _warp(previous_output, flow)
         # The history kept within what this frame shows around each pixel.
         warped = cv2.min(
             cv2.max(warped, cv2.erode(output, _NEIGHBOURHOOD)), cv2.dilate(output, _NEIGHBOURHOOD)
@@ -105,43 +101,24 @@ class TemporalSmoother:
         return blended
 
     def _motion(self, gray: np.ndarray, previous_gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Where each pixel of ``gray`` was in ``previous_gray`` (H×W×2 float32 source coordinates,
-        from the backward flow) and a uint8 mask of the pixels where that is reliable."""
+        """The backward flow (where each pixel of ``gray`` was in ``previous_gray``, H×W×2 float32
+        offsets) and a uint8 mask of the pixels where it is reliable."""
         height, width = gray.shape
         backward = self._flow.calc(gray, previous_gray, None)
         forward = self._flow.calc(previous_gray, gray, None)
-        xs, ys = self._grid(width, height)
-        positions = np.dstack((xs + backward[..., 0], ys + backward[..., 1]))
-        forward_there = cv2.remap(forward, positions, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        forward_there = _warp(forward, backward)
         round_trip = np.sum((backward + forward_there) ** 2, axis=2)
         lengths = np.sum(backward**2, axis=2) + np.sum(forward_there**2, axis=2)
         consistent = round_trip <= 0.01 * lengths + FLOW_TOLERANCE_PX2
-        x, y = positions[..., 0], positions[..., 1]
+        x = backward[..., 0] + np.arange(width, dtype=np.float32)
+        y = backward[..., 1] + np.arange(height, dtype=np.float32)[:, None]
         inside = (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
-        warped_gray = cv2.remap(
-            previous_gray, positions, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-        )
-        matches = cv2.absdiff(gray, warped_gray) <= MATCH_LEVELS
-        return positions, (consistent & inside & matches).astype(np.uint8)
+        matches = cv2.absdiff(gray, _warp(previous_gray, backward)) <= MATCH_LEVELS
+        return backward, (consistent & inside & matches).astype(np.uint8)
 
-    @staticmethod
-    def _output_positions(positions: np.ndarray, width: int, height: int) -> np.ndarray:
-        """Source-pixel ``positions`` as output-pixel ones at ``width`` × ``height``.
 
-        Pixel centres map as x_out = (x_src + 0.5)·sx - 0.5, an affine map, which commutes with the
-        bilinear resize: so it is applied at the source size and only one resize runs at the output's.
-        """
-        source_height, source_width = positions.shape[:2]
-        sx, sy = width / source_width, height / source_height
-        scaled = positions * np.array([sx, sy], np.float32) + np.array(
-            [(sx - 1) / 2, (sy - 1) / 2], np.float32
-        )
-        return cv2.resize(scaled, (width, height), interpolation=cv2.INTER_LINEAR)
-
-    def _grid(self, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-        grid = self._grids.get((width, height))
-        if grid is None:
-            xs = np.broadcast_to(np.arange(width, dtype=np.float32), (height, width))
-            ys = np.broadcast_to(np.arange(height, dtype=np.float32)[:, None], (height, width))
-            grid = self._grids[(width, height)] = (xs, ys)
-        return grid
+def _warp(image: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """``image`` sampled at each pixel's position plus its offset (bilinear; edges repeated)."""
+    return cv2.remap(
+        image, offsets, None, cv2.INTER_LINEAR | cv2.WARP_RELATIVE_MAP, borderMode=cv2.BORDER_REPLICATE
+    )
