@@ -87,7 +87,7 @@ class TemporalSmoother:
         weight = cv2.GaussianBlur(cv2.erode(reliable, _NEIGHBOURHOOD).astype(np.float32), (3, 3), 0)
         weight *= self.strength
         history_weight = cv2.resize(weight, (width, height), interpolation=cv2.INTER_LINEAR)
-        output_weight = cv2.resize(1.0 - weight, (width, height), interpolation=cv2.INTER_LINEAR)
+        output_weight = cv2.subtract(1.0, history_weight)
         # The flow in output pixels: scaled at the source size, where it is cheap (resizing commutes).
         scale = np.array([width / gray.shape[1], height / gray.shape[0]], np.float32)
         flow = cv2.resize(backward * scale, (width, height), interpolation=cv2.INTER_LINEAR)
