@@ -5,7 +5,7 @@
     [models.x4plus]
     engine = "spandrel"
     path = "RealESRGAN_x4plus.pth"            # relative to models_dir, or absolute
-    temporal_smoothing = 0.5                  # optional: steadier video, less flicker (0 = off)
+    temporal_smoothing = 0.7                  # optional: steadier video, less flicker (0 = off)
 
     [models.wan-1-3b]
     engine = "wan-vace"
@@ -78,7 +78,8 @@ class SpandrelModel(_ModelBase):
     # frame to frame): each output frame is blended with the previous one, warped along the optical
     # flow of the source frames, with this weight where that flow is reliable; occluded or newly
     # seen areas and scene cuts are not blended. 0 = off (the default; the output is each frame's
-    # own); up to 0.9. See engines/neural/temporal.py.
+    # own); up to 0.9; 0.7 is what bench/bench_sr_quality.py measures (BENCHMARKS.md). See
+    # engines/neural/temporal.py.
     temporal_smoothing: float = Field(default=0.0, ge=0, le=MAX_TEMPORAL_SMOOTHING)
 
 
