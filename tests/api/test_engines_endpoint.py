@@ -100,7 +100,7 @@ def test_configured_models_show_their_status_in_default_order(model_server: Serv
         "status": "missing weights",
         "problem": f"no checkpoint file at {checkpoint}",
         "path": str(checkpoint),
-        "settings": {"compile": False},
+        "settings": {"compile": False, "temporal_smoothing": 0.0},
     }
     wan = _by_model(operations["extend"])["wan"]
     assert (wan["engine"], wan["kind"], wan["status"], wan["problem"]) == (

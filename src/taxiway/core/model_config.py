@@ -5,6 +5,7 @@
     [models.x4plus]
     engine = "spandrel"
     path = "RealESRGAN_x4plus.pth"            # relative to models_dir, or absolute
+    temporal_smoothing = 0.7                  # optional: steadier video, less flicker (0 = off)
 
     [models.wan-1-3b]
     engine = "wan-vace"
@@ -32,6 +33,8 @@ ENGINE_OPERATIONS: dict[str, tuple[str, ...]] = {
     "wan": ("video_to_video",),
 }
 OPERATIONS = ("upscale", "video_to_video", "expand", "extend")
+# The highest temporal_smoothing of a spandrel model (at 1 a still area would never change again).
+MAX_TEMPORAL_SMOOTHING = 0.9
 
 
 class _ModelBase(BaseModel):
@@ -71,6 +74,13 @@ class SpandrelModel(_ModelBase):
     # torch.compile of the network: faster calls after the first of each frame (or tile) size, which
     # pays for the compilation (tens of seconds).
     compile: bool = False
+    # Steadies the output video (single-image models flicker: the detail they invent changes from
+    # frame to frame): each output frame is blended with the previous one, warped along the optical
+    # flow of the source frames, with this weight where that flow is reliable; occluded or newly
+    # seen areas and scene cuts are not blended. 0 = off (the default; the output is each frame's
+    # own); up to 0.9; 0.7 is what bench/bench_sr_quality.py measures (BENCHMARKS.md). See
+    # engines/neural/temporal.py.
+    temporal_smoothing: float = Field(default=0.0, ge=0, le=MAX_TEMPORAL_SMOOTHING)
 
 
 class _WanModelBase(_ModelBase):

@@ -56,6 +56,7 @@ def _spandrel(choice: EngineChoice, settings: Settings) -> Engine:
         choice.path,
         name=choice.engine,
         compile=choice.config.compile,
+        temporal_smoothing=choice.config.temporal_smoothing,
         device=settings.neural_device,
         batch_size=settings.sr_batch_size,
         tile_size=settings.sr_tile_size,

@@ -8,12 +8,19 @@ path a user's file takes. Per task:
     (VideoDecoder, rgb24)                     (batches, or tiles       (to the exact 4K-class size,
                                                for big frames)          yuv420p, H264Writer)
 
-The three stages overlap through bounded handoffs (``taxiway.media.pipeline``); FFmpeg and torch
-release the GIL. The model's own scale (x2, x4, ...) rarely lands on the contract's size, so its
-output is resized to ``four_k_class(display size)``: on a GPU right after the model (bicubic,
-antialiased), so that the CPU, which also encodes, copies and converts 4K frames instead of x4 ones
-(5120×2880 from 720p: 1.8× the pixels); on the CPU with Lanczos in the encode thread, like the
-classic engine. Audio and timestamps are carried as there. Progress is reported after every batch
+With the model setting ``temporal_smoothing`` a fourth thread sits between model and encoder: it
+blends each upscaled frame with the previous one along the motion of the source frames
+(``taxiway.engines.neural.temporal``), at the size the model stage hands on (the model's on the
+CPU, before the Lanczos resize; the output size on a GPU, after the device resize). Its own thread
+because the blend is CPU work (OpenCV) that on the model thread would keep a GPU waiting and on the
+encode thread would slow the stage that already limits a GPU run.
+
+The stages overlap through bounded handoffs (``taxiway.media.pipeline``); FFmpeg, torch and
+OpenCV release the GIL. The model's own scale (x2, x4, ...) rarely lands on the contract's size,
+so its output is resized to ``four_k_class(display size)``: on a GPU right after the model
+(bicubic, antialiased), so that the CPU, which also encodes, copies and converts 4K frames instead
+of x4 ones (5120×2880 from 720p: 1.8× the pixels); on the CPU with Lanczos in the encode thread,
+like the classic engine. Audio and timestamps are carried as there. Progress is reported after every batch
 (and every tile); a StopRequested from the callback stops the run within a batch and leaves no
 output file.
 
@@ -38,6 +45,7 @@ from taxiway.engines.base import EngineJob, Progress
 from taxiway.engines.classic.upscale import upscale_target
 from taxiway.engines.media_errors import reencoding
 from taxiway.engines.neural.devices import ModelLoadError, out_of_memory, pick_device
+from taxiway.engines.neural.temporal import TemporalSmoother, check_strength
 from taxiway.media.decode import DecodeError, VideoDecoder, copy_timing
 from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET, H264Writer
 from taxiway.media.pipeline import REPORT_EVERY_SECONDS, Handoff, Stages
@@ -183,7 +191,9 @@ class SpandrelUpscale:
     ``tile_overlap`` pixels of context. ``preset``/``crf``: libx264's. ``compile``: torch.compile
     the network, for dynamic shapes (the first call compiles). ``resize_on_device``: resize to the
     output size right after the model, with torch (default: on a GPU only; on a CPU swscale's
-    Lanczos is faster).
+    Lanczos is faster). ``temporal_smoothing``: the weight of the previous, motion-compensated
+    output frame blended into each frame where the motion is reliable (0 = off, up to 0.9; see
+    ``taxiway.engines.neural.temporal``).
     """
 
     def __init__(
@@ -200,7 +210,9 @@ class SpandrelUpscale:
         encoder_threads: int = 0,
         compile: bool = False,
         resize_on_device: bool | None = None,
+        temporal_smoothing: float = 0.0,
     ) -> None:
+        self.temporal_smoothing = check_strength(temporal_smoothing)  # before the model loads
         self.device = pick_device(device)
         self.resize_on_device = self.device == "cuda" if resize_on_device is None else resize_on_device
         self.model = load_sr_model(model_path, self.device)
@@ -337,8 +349,13 @@ class SpandrelUpscale:
         encoder = _Encoder(decoder, writer, scaler)
         with Stages() as stages:
             batches: Handoff[_Batch] = stages.handoff(QUEUE_BATCHES)
-            upscaled: Handoff[tuple[VideoFrame, np.ndarray]] = stages.handoff(QUEUE_FRAMES)
+            upscaled: Handoff[_Upscaled] = stages.handoff(QUEUE_FRAMES)
             stages.feed(_batched(decoder.frames(), self.batch_size), batches, name="taxiway-sr-decode")
+            from_model = upscaled
+            if self.temporal_smoothing:
+                from_model = stages.handoff(QUEUE_FRAMES)
+                smoother = TemporalSmoother(self.temporal_smoothing)  # one per task: a task's frames in order
+                stages.feed(_steadied(from_model.items(), smoother), upscaled, name="taxiway-sr-smooth")
             encoding = stages.consume(upscaled, encoder, name="taxiway-sr-encode")
 
             def report(text: str | None = None) -> None:
@@ -348,10 +365,10 @@ class SpandrelUpscale:
 
             for batch in batches.items(report, every=REPORT_EVERY_SECONDS):
                 out = self.upscale_batch(batch.rgb, on_tile=report, size=size)
-                for frame, pixels in zip(batch.frames, out, strict=True):
-                    upscaled.put((frame, pixels), report)
+                for frame, rgb, pixels in zip(batch.frames, batch.rgb, out, strict=True):
+                    from_model.put(_Upscaled(frame, rgb, pixels), report)
                 report()
-            upscaled.end(report)
+            from_model.end(report)
             encoding.wait(report)
         if encoder.frames == 0:
             raise DecodeError("The video has no decodable frames.", frames_done=0, seconds=0.0)
@@ -387,6 +404,21 @@ def _batched(frames: Iterator[VideoFrame], size: int) -> Iterator[_Batch]:
         yield _Batch(pending, np.stack(arrays))
 
 
+@dataclass(frozen=True)
+class _Upscaled:
+    """One frame out of the model stage."""
+
+    frame: VideoFrame  # the decoded frame: its timing
+    rgb: np.ndarray  # what the model was given, H×W×3 uint8
+    pixels: np.ndarray  # what it gave (resized on a GPU), uint8 RGB
+
+
+def _steadied(items: Iterator[_Upscaled], smoother: TemporalSmoother) -> Iterator[_Upscaled]:
+    """The smoothing stage: each upscaled frame blended with the ones before it, in order."""
+    for item in items:
+        yield _Upscaled(item.frame, item.rgb, smoother(item.rgb, item.pixels))
+
+
 class _Encoder:
     """The encode stage: upscaled RGB frames, with their source frame's timing, resized and written."""
 
@@ -394,10 +426,9 @@ class _Encoder:
         self.decoder, self.writer, self.scaler = decoder, writer, scaler
         self.frames = 0  # written; read by the model thread for progress
 
-    def __call__(self, item: tuple[VideoFrame, np.ndarray]) -> None:
-        source, pixels = item
-        frame = VideoFrame.from_ndarray(pixels, format="rgb24")
-        copy_timing(source, frame)
+    def __call__(self, item: _Upscaled) -> None:
+        frame = VideoFrame.from_ndarray(item.pixels, format="rgb24")
+        copy_timing(item.frame, frame)
         if self.frames == 0 and self.decoder.start_time is not None:
             self.writer.set_source_start(self.decoder.start_time)
         self.writer.write(self.scaler(frame))
