@@ -249,3 +249,18 @@ def test_a_dropped_stream_resumes_after_its_last_event(scripted_client: Any) -> 
     ]
     assert [request.headers.get("last-event-id") for request in seen] == [None, "2", "2"]
     assert all(request.headers["accept"] == "text/event-stream" for request in seen)
+
+
+def test_a_timeout_holds_while_heartbeats_keep_the_stream_alive(scripted_client: Any) -> None:
+    def heartbeats() -> Iterator[bytes]:
+        yield b'id: 1.1\ndata: {"taskId": "t", "status": "PENDING"}\n\n'
+        while True:  # faster than any read timeout: only the deadline can end the wait
+            time.sleep(0.05)
+            yield b": ping\n\n"
+
+    stream = httpx.Response(200, headers={"content-type": "text/event-stream"}, content=heartbeats())
+    client, seen = scripted_client({"events": [stream], "task": [httpx.Response(200, json=_task("PENDING"))]})
+    started = time.monotonic()
+    with pytest.raises(Timeout, match=r"still PENDING after 0\.5 s"):
+        client.wait(TASK_ID, timeout=0.5)
+    assert time.monotonic() - started < 2 and len(seen) == 2  # the stream, then one read

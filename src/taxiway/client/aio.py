@@ -15,6 +15,7 @@ import httpx
 from taxiway.client.calls import Calls
 from taxiway.client.connection import CHUNK_BYTES, Connection, partial_path, request_headers, stream_headers
 from taxiway.client.effects import (
+    KEEPALIVE,
     CloseStream,
     Download,
     Effect,
@@ -160,6 +161,8 @@ class AsyncClient:
                     event = effect.stream.parser.feed(line)
                     if event is not None:
                         return event
+                    if line.startswith(":"):
+                        return KEEPALIVE
                 return None
             case CloseStream():
                 await effect.stream.response.aclose()

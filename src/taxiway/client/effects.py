@@ -88,9 +88,13 @@ class EventStream:
 
 @dataclass(frozen=True)
 class NextEvent:
-    """The stream's next event (a ServerEvent), None once the server has ended it."""
+    """The stream's next event (a ServerEvent); KEEPALIVE for a comment line (the server's
+    heartbeat: nothing happened, the stream lives); None once the server has ended it."""
 
     stream: EventStream
+
+
+KEEPALIVE = object()
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from taxiway.client.effects import (
+    KEEPALIVE,
     CloseStream,
     Effect,
     Emit,
@@ -115,6 +116,11 @@ def stream(
             raise error_from_response(response)
         try:
             while (event := (yield NextEvent(opened))) is not None:
+                if event is KEEPALIVE:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        yield CloseStream(opened)
+                        return None
+                    continue
                 task = _task(event, request)
                 last_id, failures = opened.parser.last_id, 0
                 effect = announce(task)

@@ -13,6 +13,7 @@ import httpx
 from taxiway.client.calls import Calls
 from taxiway.client.connection import CHUNK_BYTES, Connection, partial_path, request_headers, stream_headers
 from taxiway.client.effects import (
+    KEEPALIVE,
     CloseStream,
     Download,
     Effect,
@@ -154,6 +155,8 @@ class Client:
                     event = effect.stream.parser.feed(line)
                     if event is not None:
                         return event
+                    if line.startswith(":"):
+                        return KEEPALIVE
                 return None
             case CloseStream():
                 effect.stream.response.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -44,11 +45,6 @@ class Interest:
     user_id: str
     task_id: str | None = None
     account_id: int | None = None
-
-    def matches(self, task_id: str, user_id: str, account_id: int) -> bool:
-        if self.task_id is not None:
-            return task_id == self.task_id
-        return user_id == self.user_id and self.account_id in (None, account_id)
 
 
 @dataclass(frozen=True)
@@ -128,20 +124,34 @@ class Subscription:
         self._wake.set()
 
 
+class _Index:
+    """Who wants a task's changes, found by task id and by user rather than by trying every stream."""
+
+    def __init__(self, entries: Iterable[tuple[Interest, Any]]) -> None:
+        self._by_task: dict[str, list[Any]] = defaultdict(list)
+        self._by_user: dict[str, list[tuple[int | None, Any]]] = defaultdict(list)
+        for interest, value in entries:
+            if interest.task_id is not None:
+                self._by_task[interest.task_id].append(value)
+            else:
+                self._by_user[interest.user_id].append((interest.account_id, value))
+
+    def find(self, task_id: str, user_id: str, account_id: int) -> list[Any]:
+        return self._by_task.get(task_id, []) + [
+            value for account, value in self._by_user.get(user_id, ()) if account in (None, account_id)
+        ]
+
+
 @dataclass
 class _Wanted:
     """What the open streams want, copied for the poller's thread."""
 
-    interests: dict[Interest, set[str]] = field(default_factory=dict)  # -> base URLs
+    interests: _Index  # -> the base URLs their links are signed for
     watched: dict[str, set[str]] = field(default_factory=dict)  # waiting task -> base URLs
     known_positions: dict[str, int | None] = field(default_factory=dict)
 
     def base_urls(self, task_id: str, user_id: str, account_id: int) -> set[str]:
-        urls: set[str] = set()
-        for interest, bases in self.interests.items():
-            if interest.matches(task_id, user_id, account_id):
-                urls |= bases
-        return urls
+        return set(self.interests.find(task_id, user_id, account_id))
 
 
 @dataclass
@@ -198,6 +208,7 @@ class ChangeFeed:
     async def _poll(self) -> None:
         loop = asyncio.get_running_loop()
         interval = self.ctx.settings.event_poll_interval_seconds
+        failing = False
         while self._subscriptions:
             started = loop.time()
             cursor = self._cursor
@@ -206,16 +217,21 @@ class ChangeFeed:
                 try:
                     batch = await asyncio.to_thread(self._read, cursor, wanted)
                 except Exception:  # a database outage: streams stay open, the next poll tries again
-                    log.exception("reading task changes failed; trying again")
+                    if not failing:
+                        log.exception("reading task changes failed; streams wait, polls go on")
+                    failing = True
                 else:
+                    if failing:
+                        log.info("reading task changes works again")
+                    failing = False
                     if self._cursor == cursor:
                         self._deliver(batch)
             await asyncio.sleep(max(0.0, interval - (loop.time() - started)))
 
     def _wanted(self) -> _Wanted:
-        wanted = _Wanted(known_positions=dict(self._positions))
-        for subscription in self._subscriptions:
-            wanted.interests.setdefault(subscription.interest, set()).add(subscription.base_url)
+        subscriptions = list(self._subscriptions)
+        wanted = _Wanted(_Index((s.interest, s.base_url) for s in subscriptions), {}, dict(self._positions))
+        for subscription in subscriptions:
             for task_id in subscription.shown_positions:
                 wanted.watched.setdefault(task_id, set()).add(subscription.base_url)
         return wanted
@@ -252,15 +268,16 @@ class ChangeFeed:
 
     def _deliver(self, batch: _Batch) -> None:
         self._cursor = batch.horizon
-        self._positions.update(batch.positions)
+        subscriptions = _Index((s.interest, s) for s in self._subscriptions)
         for by_base in batch.updates:
             sample = next(iter(by_base.values()))
-            for subscription in self._subscriptions:
+            for subscription in subscriptions.find(sample.task_id, sample.user_id, sample.account_id):
                 update = by_base.get(subscription.base_url)
-                if update is not None and subscription.interest.matches(
-                    sample.task_id, sample.user_id, sample.account_id
-                ):
+                if update is not None:
                     subscription.offer(update)
+        # Remembered only while some stream shows the task waiting.
+        watched = {task_id for s in self._subscriptions for task_id in s.shown_positions}
+        self._positions = {t: p for t, p in (self._positions | batch.positions).items() if t in watched}
 
 
 def _views(session: Session, task_ids: list[str]) -> list[TaskView]:
