@@ -59,6 +59,9 @@ class Update:
     position: int | None
     key: ChangeKey | None  # its place in the feed; None when only its queue position moved
     json: dict[str, Any]
+    # The horizon of the snapshot it was read in: a state read in an older snapshot than the one a
+    # stream started from is older than what the stream sent first, and is dropped.
+    as_of: int
 
     @property
     def terminal(self) -> bool:
@@ -66,7 +69,7 @@ class Update:
 
 
 def render(
-    view: TaskView, links_for: Callable[[str], Links], base_urls: Iterable[str], *, keyed: bool
+    view: TaskView, links_for: Callable[[str], Links], base_urls: Iterable[str], *, keyed: bool, as_of: int
 ) -> dict[str, Update]:
     """One Update per base URL (the JSON's links are signed against each)."""
     task = view.task
@@ -80,6 +83,7 @@ def render(
             view.queue_position,
             change_key(task) if keyed else None,
             task_json(view, links_for(base_url)),
+            as_of,
         )
         for base_url in base_urls
     }
@@ -148,7 +152,7 @@ class _Wanted:
 
     interests: _Index  # -> the base URLs their links are signed for
     watched: dict[str, set[str]] = field(default_factory=dict)  # waiting task -> base URLs
-    known_positions: dict[str, int | None] = field(default_factory=dict)
+    shown: dict[str, set[int]] = field(default_factory=dict)  # waiting task -> positions streams show
 
     def base_urls(self, task_id: str, user_id: str, account_id: int) -> set[str]:
         return set(self.interests.find(task_id, user_id, account_id))
@@ -158,7 +162,6 @@ class _Wanted:
 class _Batch:
     horizon: int
     updates: list[dict[str, Update]]  # position-only ones first, then changes in feed order
-    positions: dict[str, int | None]
 
 
 class ChangeFeed:
@@ -168,7 +171,6 @@ class ChangeFeed:
         self.ctx = ctx
         self._subscriptions: set[Subscription] = set()
         self._cursor: int | None = None
-        self._positions: dict[str, int | None] = {}
         self._poller: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
@@ -194,7 +196,6 @@ class ChangeFeed:
         if not self._subscriptions and self._poller is not None:
             self._poller.cancel()  # nobody listens: no more queries
             self._poller, self._cursor = None, None
-            self._positions.clear()
 
     def close(self) -> None:
         """End every stream (the server is stopping)."""
@@ -230,41 +231,44 @@ class ChangeFeed:
 
     def _wanted(self) -> _Wanted:
         subscriptions = list(self._subscriptions)
-        wanted = _Wanted(_Index((s.interest, s.base_url) for s in subscriptions), {}, dict(self._positions))
+        wanted = _Wanted(_Index((s.interest, s.base_url) for s in subscriptions))
         for subscription in subscriptions:
-            for task_id in subscription.shown_positions:
+            for task_id, position in subscription.shown_positions.items():
                 wanted.watched.setdefault(task_id, set()).add(subscription.base_url)
+                wanted.shown.setdefault(task_id, set()).add(position)
         return wanted
 
     def _read(self, cursor: int, wanted: _Wanted) -> _Batch:
         with self.ctx.db.snapshot() as session:
             below = horizon(session)
             if below <= cursor:
-                return _Batch(cursor, [], {})
+                return _Batch(cursor, [])
             rows = changed(session, ChangeKey(cursor), below)
             wanted_rows = {
                 row.id: urls
                 for row in rows
                 if (urls := wanted.base_urls(row.id, row.user_id, row.account_id))
             }
-            positions: dict[str, int | None] = {}
             moved: dict[str, set[str]] = {}
-            if rows and wanted.watched:
-                positions = _settled_positions(session, list(wanted.watched), below)
+            if rows and wanted.watched:  # the queue may have moved: a task some stream shows elsewhere
                 moved = {
                     task_id: wanted.watched[task_id]
-                    for task_id, position in positions.items()
-                    if task_id not in wanted_rows and position != wanted.known_positions.get(task_id)
+                    for task_id, position in _settled_positions(session, list(wanted.watched), below).items()
+                    if task_id not in wanted_rows and wanted.shown[task_id] != {position}
                 }
             views = {view.task.id: view for view in _views(session, [*moved, *wanted_rows])}
             links_for = self.ctx.links
             updates = [
-                render(views[t], links_for, urls, keyed=False) for t, urls in moved.items() if t in views
+                render(views[t], links_for, urls, keyed=False, as_of=below)
+                for t, urls in moved.items()
+                if t in views
             ]
             updates += [
-                render(views[t], links_for, urls, keyed=True) for t, urls in wanted_rows.items() if t in views
+                render(views[t], links_for, urls, keyed=True, as_of=below)
+                for t, urls in wanted_rows.items()
+                if t in views
             ]
-            return _Batch(below, updates, positions)
+            return _Batch(below, updates)
 
     def _deliver(self, batch: _Batch) -> None:
         self._cursor = batch.horizon
@@ -275,9 +279,6 @@ class ChangeFeed:
                 update = by_base.get(subscription.base_url)
                 if update is not None:
                     subscription.offer(update)
-        # Remembered only while some stream shows the task waiting.
-        watched = {task_id for s in self._subscriptions for task_id in s.shown_positions}
-        self._positions = {t: p for t, p in (self._positions | batch.positions).items() if t in watched}
 
 
 def _views(session: Session, task_ids: list[str]) -> list[TaskView]:

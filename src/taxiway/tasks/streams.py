@@ -74,6 +74,7 @@ class TaskStream:
         self._subscription = subscription
         self._now = now
         self._last = last
+        self._floor = now.as_of if now is not None else 0  # older snapshots: older than `now`
 
     @classmethod
     async def open(
@@ -114,8 +115,9 @@ class TaskStream:
                 if not updates:
                     yield None
                 for update in updates:
-                    if self._last is not None and (
-                        update.version < self._last.version or TaskEventId.of(update) == self._last
+                    if update.as_of < self._floor or (
+                        self._last is not None
+                        and (update.version < self._last.version or TaskEventId.of(update) == self._last)
                     ):
                         continue  # older than, or the same as, what was sent
                     yield self._sent(update)
@@ -171,7 +173,9 @@ class UserStream:
                 if not updates:
                     yield None
                 for update in updates:
-                    if update.key is not None and update.key.seq < self._start.horizon:
+                    if update.as_of < self._start.horizon or (
+                        update.key is not None and update.key.seq < self._start.horizon
+                    ):
                         continue  # the starting state had it (or something newer)
                     if update.key is None and self._subscription.shown_positions.get(update.task_id) == (
                         update.position
@@ -195,10 +199,12 @@ def _note_position(subscription: Subscription, update: Update) -> None:
 
 def _task_now(ctx: AppContext, task_id: str, base_url: str) -> Update | None:
     with ctx.db.snapshot() as session:
+        below = horizon(session)
         task = session.get(Task, task_id)
         if task is None:
             return None
-        return render(load_views(session, [task])[0], ctx.links, [base_url], keyed=False)[base_url]
+        view = load_views(session, [task])[0]
+        return render(view, ctx.links, [base_url], keyed=False, as_of=below)[base_url]
 
 
 @dataclass
@@ -216,7 +222,7 @@ def _user_start(ctx: AppContext, interest: Interest, base_url: str, since: Chang
             mine = mine.where(Task.account_id == interest.account_id)
         first = mine.where(Task.status.in_(states.LIVE_STATUSES) if since is None else after(since))
         changed_views = load_views(session, list(session.scalars(first.order_by(Task.change_seq, Task.id))))
-        updates = [render(view, ctx.links, [base_url], keyed=True)[base_url] for view in changed_views]
+        updates = [render(v, ctx.links, [base_url], keyed=True, as_of=below)[base_url] for v in changed_views]
         if since is None:
             return _Start(below, updates, {})
         # Waiting tasks the client has the latest change of: their positions may have moved since.
@@ -225,7 +231,9 @@ def _user_start(ctx: AppContext, interest: Interest, base_url: str, since: Chang
         )
         waiting_views = load_views(session, waiting)
         if any_change(session, since, below):
-            moved = [render(view, ctx.links, [base_url], keyed=False)[base_url] for view in waiting_views]
+            moved = [
+                render(v, ctx.links, [base_url], keyed=False, as_of=below)[base_url] for v in waiting_views
+            ]
             return _Start(below, moved + updates, {})
         unmoved = {view.task.id: view.queue_position for view in waiting_views}
         return _Start(below, updates, {task: position for task, position in unmoved.items() if position})
