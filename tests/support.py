@@ -16,7 +16,7 @@ import httpx
 import pytest
 import uvicorn
 
-from taxiway.api.app import create_app
+from taxiway.api.app import ApiServer, create_app
 from taxiway.client import Policy
 from taxiway.context import AppContext
 from taxiway.core.settings import Settings
@@ -148,7 +148,7 @@ class Server:
         config = uvicorn.Config(
             self.app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on"
         )
-        self._server = uvicorn.Server(config)
+        self._server = ApiServer(config, self.app)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
     def start(self) -> Server:

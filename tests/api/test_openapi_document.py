@@ -12,7 +12,7 @@ import jsonschema_rs  # schemathesis brings it
 import pytest
 
 from support import API, Server, free_port, settings_for_test
-from taxiway.api.routes import assets, tasks
+from taxiway.api.routes import assets, events, tasks
 from taxiway.assets.service import CONTENT_TYPES
 from taxiway.core.fields import FieldSpec
 
@@ -102,7 +102,10 @@ def test_no_422_anywhere_and_every_error_in_the_contract_shape(document: dict[st
                 )
         if path.startswith(API) and not path.startswith(f"{API}/files/"):
             assert "401" in statuses, (method, path)
-            assert operation["security"] == [{"HTTPBearer": []}], (method, path)
+            # Event streams take the token or a signed stream link (an EventSource sends no headers).
+            streams = (f"{API}/tasks/{{task_id}}/events", f"{API}/events")
+            alternatives = [{"SignedStreamLink": []}] if path in streams else []
+            assert operation["security"] == [{"HTTPBearer": []}, *alternatives], (method, path)
 
 
 def test_each_route_declares_the_statuses_it_sends(document: dict[str, Any]) -> None:
@@ -143,6 +146,34 @@ def test_each_route_declares_the_statuses_it_sends(document: dict[str, Any]) -> 
     assert set(paths[f"{API}/accounts/{{email}}"]["delete"]["responses"]) == {"204", "401", "404", "409"}
     assert set(paths[f"{API}/files/{{key}}"]["get"]["responses"]) == {"200", "400", "403", "404"}
     assert set(paths["/health"]["get"]["responses"]) == {"200", "503"}
+
+
+def test_event_streams_and_their_links_are_declared(document: dict[str, Any]) -> None:
+    paths = document["paths"]
+    for path, fields, finished in (
+        (f"{API}/tasks/{{task_id}}/events", events.TASK_STREAM_FIELDS, {"204"}),
+        (f"{API}/events", events.USER_STREAM_FIELDS, set()),
+    ):
+        stream = paths[path]["get"]
+        _assert_query_from_specs(stream, fields)
+        assert {"name": "Last-Event-ID", "in": "header"}.items() <= stream["parameters"][-1].items()
+        assert set(stream["responses"]) == {"200", "400", "401", "403", "404"} | finished
+        assert set(stream["responses"]["200"]["content"]) == {"text/event-stream"}
+    link = paths[f"{API}/events/links"]["post"]
+    assert set(link["responses"]) == {"200", "400", "401", "404"}
+    assert link["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/StreamLink"
+    }
+    assert link["requestBody"]["required"] is False
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["SignedStreamLink"] == {
+        "type": "apiKey",
+        "in": "query",
+        "name": "signature",
+        "description": schemes["SignedStreamLink"]["description"],
+    }
+    task = document["components"]["schemas"]["Task"]["properties"]["queuePosition"]
+    assert task["anyOf"] == [{"type": "integer", "minimum": 1}, {"type": "null"}]
 
 
 def test_responses_have_the_schemas_of_what_is_sent(document: dict[str, Any]) -> None:

@@ -19,6 +19,8 @@ from typer.testing import CliRunner
 from support import Api, Server
 from taxiway.accounts.service import grant_credits
 from taxiway.cli.main import app
+from taxiway.scheduler.claims import claim_next
+from taxiway.tasks import lifecycle
 
 TAXIWAY = str(Path(sys.executable).parent / "taxiway")
 
@@ -250,6 +252,34 @@ def test_ctrl_c_in_tasks_wait_only_stops_watching(idle_server: Server, clip: Pat
     cancelled = taxiway(user, "tasks", "cancel", task["taskId"], cwd=tmp_path)
     ok(cancelled)
     assert "CANCELLED" in cancelled.stderr and user.task(task["taskId"])["status"] == "CANCELLED"
+
+
+def test_tasks_wait_follows_the_event_stream(make_server, clip: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The progress display follows the server's event stream: each change arrives as it happens."""
+    server = make_server(workers=0, event_poll_interval_seconds=0.1)
+    user = server.new_user()
+    user.create_account()
+    asset = user.upload(clip, "video/mp4")
+    task = user.create("videos/upscale", {"videoAssetId": asset["assetId"]}).json()
+    env = os.environ | {"TAXIWAY_BASE_URL": user.base_url, "TAXIWAY_API_TOKEN": user.token}
+    args = [TAXIWAY, "tasks", "wait", task["taskId"], "--json"]
+    with subprocess.Popen(
+        args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as cli:
+        try:
+            deadline = time.monotonic() + 60
+            while server.app.state.feed.subscribers == 0:  # the CLI has opened the task's stream
+                assert time.monotonic() < deadline and cli.poll() is None, "the CLI opened no stream"
+                time.sleep(0.05)
+            job = claim_next(server.ctx, "test")
+            assert job is not None and job.task_id == task["id"]
+            lifecycle.record_progress(server.ctx, task["id"], job.attempt, 0.5, "half way")
+            lifecycle.fail(server.ctx, task["id"], job.attempt, "the engine broke", "ENGINE_ERROR")
+            stdout, stderr = cli.communicate(timeout=60)
+        finally:
+            cli.kill()
+    assert cli.returncode == 1 and "the engine broke" in stderr, stderr
+    assert stdout == ""
 
 
 def test_every_command_has_help() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import typing
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -23,7 +24,10 @@ def test_both_clients_offer_every_declared_call_and_nothing_else() -> None:
     assert _public(AsyncClient) - {"aclose"} == declared
 
 
-@pytest.mark.parametrize("name", sorted(_public(Calls)))
+STREAMED = {"events"}  # calls that emit tasks as they come: iterators, not results
+
+
+@pytest.mark.parametrize("name", sorted(_public(Calls) - STREAMED))
 def test_sync_and_async_signatures_are_the_declared_one(name: str) -> None:
     blocking, awaited = getattr(Client, name), getattr(AsyncClient, name)
     assert inspect.signature(blocking) == inspect.signature(awaited)
@@ -36,6 +40,19 @@ def test_sync_and_async_signatures_are_the_declared_one(name: str) -> None:
     returned = inspect.signature(blocking).return_annotation
     assert returned == (None if flow_result is type(None) else flow_result)
     assert typing.get_type_hints(blocking)["return"] == typing.get_type_hints(awaited)["return"]
+
+
+@pytest.mark.parametrize("name", sorted(STREAMED))
+def test_streamed_calls_are_iterators_with_the_declared_parameters(name: str) -> None:
+    blocking, awaited = getattr(Client, name), getattr(AsyncClient, name)
+    declared = inspect.signature(getattr(Calls, name), eval_str=True)
+    assert (
+        inspect.signature(blocking).parameters == inspect.signature(awaited).parameters == declared.parameters
+    )
+    assert blocking.__doc__ == awaited.__doc__ == getattr(Calls, name).__doc__
+    assert inspect.isgeneratorfunction(blocking) and inspect.isasyncgenfunction(awaited)
+    assert inspect.signature(blocking).return_annotation == Iterator[Task]
+    assert inspect.signature(awaited).return_annotation == AsyncIterator[Task]
 
 
 def test_bound_methods_show_the_callers_parameters() -> None:

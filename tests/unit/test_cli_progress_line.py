@@ -46,3 +46,14 @@ def test_a_long_progress_text_is_cut_not_the_percent_and_eta(
     assert len(line) <= width, line
     assert "RUNNING" in line and "42%" in line and "expanding 1280×720" in line
     assert line.endswith("…") and "follow prompts" not in line
+
+
+def test_a_waiting_task_shows_its_place_in_the_queue() -> None:
+    waiting = Task.from_json(
+        {"taskId": "t", "status": "PENDING", "queuePosition": 2, "estimatedTimeToStartSeconds": 75}
+    )
+    assert follow_module.eta_text(waiting, None) == "#2 in queue, starts in ~1:15"
+    hosted = Task.from_json({"taskId": "t", "status": "THROTTLED", "estimatedTimeToStartSeconds": 75})
+    assert follow_module.eta_text(hosted, None) == "starts in ~1:15"  # servers without queuePosition
+    running = Task.from_json({"taskId": "t", "status": "RUNNING", "queuePosition": None})
+    assert follow_module.eta_text(running, 30.0) == "ETA 0:30"

@@ -61,3 +61,43 @@ def test_an_existing_database_upgrades_with_its_rows(tmp_path: Path) -> None:
         assert (
             connection.execute(text("SELECT storage_quota_bytes FROM accounts")).scalar_one() == 500 * 10**9
         )
+
+
+def test_a_database_at_0002_upgrades_with_version_and_change_seq(database_url: str, tmp_path: Path) -> None:
+    """0003 on a database with tasks: they keep version 1 and change_seq 0 (older than any cursor),
+    and from then on the triggers version every change."""
+    db = _database(database_url, tmp_path)
+    config = alembic_config()
+    with db.engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+        connection.execute(
+            text(
+                "INSERT INTO users (id, name, webhook_secret, created_at) "
+                "VALUES ('u', 'n', 's', '2026-01-01')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO accounts (id, user_id, email, max_jobs, plan, credits_permitted, credits_used, "
+                "storage_quota_bytes, created_at, updated_at) VALUES (1, 'u', 'a@example.com', 1, "
+                "'standard', 0, 0, 1, '2026-01-01', '2026-01-01')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO tasks (id, user_id, account_id, operation, name, params, options, "
+                "input_asset_ids, status, estimated_time_to_start, explore_mode, output_seconds, cost, "
+                "attempt, failed_attempts, created_at, updated_at) VALUES ('t', 'u', 1, 'gen3/extend', "
+                "'n', '{}', '{}', '{}', 'PENDING', 0, false, 5, 0, 0, 0, '2026-01-01', '2026-01-01')"
+            )
+        )
+        connection.commit()
+    migrate(db)
+    with db.engine.connect() as connection:
+        row = connection.execute(text("SELECT version, change_seq FROM tasks")).one()
+        assert tuple(row) == (1, 0)
+        connection.execute(text("UPDATE tasks SET status = 'RUNNING'"))
+        connection.commit()
+        version, seq = connection.execute(text("SELECT version, change_seq FROM tasks")).one()
+        assert version == 2 and seq > 0

@@ -5,18 +5,21 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
+import uvicorn
 from fastapi import FastAPI
 
 from taxiway import __version__
 from taxiway.api.errors import install_error_handlers
 from taxiway.api.openapi import install_openapi
-from taxiway.api.routes import accounts, assets, engines, files, operations, system, tasks
+from taxiway.api.routes import accounts, assets, engines, events, files, operations, system, tasks
 from taxiway.context import AppContext
 from taxiway.core.settings import Settings
 from taxiway.engines.catalog import model_warnings
 from taxiway.executors.local.supervisor import LocalExecutor
 from taxiway.scheduler.loop import Scheduler
+from taxiway.tasks.feed import ChangeFeed
 from taxiway.webhooks.deliverer import WebhookDeliverer
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
             log.warning("%s; its tasks will fail until it is fixed", warning)
         app.state.ctx = ctx
         app.state.executor = None
+        app.state.feed = ChangeFeed(ctx)
         scheduler = None
         slots = "no worker slots"
         if settings.executor == "local":
@@ -58,6 +62,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         try:
             yield
         finally:
+            app.state.feed.close()
             if scheduler is not None:
                 scheduler.stop()
                 app.state.executor.stop()
@@ -79,7 +84,23 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         files.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
-    app.include_router(engines.router, prefix=API_PREFIX)  # extension
+    app.include_router(engines.router, prefix=API_PREFIX)  # extensions
+    app.include_router(events.router, prefix=API_PREFIX)
     app.include_router(system.router)
     install_openapi(app)
     return app
+
+
+class ApiServer(uvicorn.Server):
+    """uvicorn's server for the app, which ends its event streams when it stops: uvicorn waits for
+    every open response to finish before it shuts the app down, and a stream only ends when told."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self.app = app
+
+    async def shutdown(self, sockets: list[Any] | None = None) -> None:
+        feed = getattr(self.app.state, "feed", None)
+        if feed is not None:
+            feed.close()
+        await super().shutdown(sockets)

@@ -6,14 +6,14 @@ import json
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
 from taxiway.accounts.service import EMAIL_PATTERN, MAX_EMAIL_LENGTH
-from taxiway.blobs.links import Links
+from taxiway.blobs.links import Links, event_stream_key
 from taxiway.context import AppContext
 from taxiway.core import ids
-from taxiway.core.errors import BadRequest, Unauthorized
+from taxiway.core.errors import ApiError, BadRequest, Unauthorized
 from taxiway.core.fields import FieldSpec, validate_fields
 from taxiway.core.security import hash_token
 from taxiway.store.models import ApiToken
@@ -34,7 +34,10 @@ def current_user(
     ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
 ) -> str:
     """The user id behind the bearer token; 401 in the contract's shape otherwise."""
-    token = credentials.credentials.strip() if credentials else ""
+    return _token_user(ctx, credentials.credentials.strip() if credentials else "")
+
+
+def _token_user(ctx: AppContext, token: str) -> str:
     if not token:
         raise Unauthorized()
     with ctx.db.read() as session:
@@ -49,6 +52,47 @@ def current_user(
 
 
 CurrentUser = Annotated[str, Depends(current_user)]
+
+# An EventSource cannot send headers: event streams also take a short-lived signed link
+# (POST events/links, made with the token), whose query names the user and the expiry. The token
+# itself never goes in a URL.
+_signed_link = APIKeyQuery(
+    name="signature",
+    auto_error=False,
+    scheme_name="SignedStreamLink",
+    description="A signed stream link from POST /v1/runwayml/events/links: its user, expires and "
+    "signature query parameters, instead of the bearer token.",
+)
+
+
+def stream_user(
+    request: Request,
+    ctx: Ctx,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    signature: Annotated[str | None, Security(_signed_link)],
+) -> str:
+    """The user of an event stream: the bearer token's, else the signed link's (403 if the link is
+    wrong or expired); 401 with neither."""
+    token = credentials.credentials.strip() if credentials else ""
+    if token or signature is None:
+        return _token_user(ctx, token)
+    query = request.query_params
+    task_ref = request.path_params.get("task_id")
+    task_id = ids.parse("task", task_ref) if task_ref is not None else None
+    user = query.get("user", "")
+    key = event_stream_key(user, task_id, query.get("email") or None)
+    if (
+        not user
+        or (task_ref is not None and task_id is None)
+        or not ctx.signer.verify(key, query.get("expires", ""), signature)
+    ):
+        raise ApiError(
+            403, "This stream link is invalid or has expired; get a fresh one from POST events/links"
+        )
+    return user
+
+
+StreamUser = Annotated[str, Depends(stream_user)]
 
 
 # Path parameters, with what the services accept stated for the document (they check it themselves,

@@ -1,4 +1,7 @@
-"""Follow a task to its end with a live progress bar on stderr; Ctrl-C cancels it on the server."""
+"""Follow a task to its end with a live progress bar on stderr; Ctrl-C cancels it on the server.
+
+Client.wait follows the task's event stream where the server has one (every change shows at once)
+and polls where it does not."""
 
 from __future__ import annotations
 
@@ -39,9 +42,11 @@ def _clock_text(seconds: float) -> str:
 def eta_text(task: Task, remaining: float | None) -> str:
     if task.status == "RUNNING" and remaining is not None:
         return f"ETA {_clock_text(remaining)}"
-    if task.status in ("PENDING", "THROTTLED") and task.estimated_time_to_start:
-        return f"starts in ~{_clock_text(task.estimated_time_to_start)}"
-    return ""
+    if task.status not in ("PENDING", "THROTTLED"):
+        return ""
+    place = f"#{task.queue_position} in queue" if task.queue_position else ""
+    starts = f"starts in ~{_clock_text(task.estimated_time_to_start)}" if task.estimated_time_to_start else ""
+    return ", ".join(part for part in (place, starts) if part)
 
 
 def report_busy(wait: BusyWait) -> None:

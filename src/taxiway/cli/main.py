@@ -39,13 +39,14 @@ def serve(
     """Run the API server with its scheduler, worker processes and callback deliverer."""
     import uvicorn
 
-    from taxiway.api.app import create_app
+    from taxiway.api.app import ApiServer, create_app
     from taxiway.cli.startup import load_settings, open_context
 
     settings = load_settings(host=host, port=port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     api = create_app(settings, open_context(settings))  # a bad store or database: one line, exit 1
-    uvicorn.run(api, host=host, port=port, log_level="info", proxy_headers=True)
+    config = uvicorn.Config(api, host=host, port=port, log_level="info", proxy_headers=True)
+    ApiServer(config, api).run()
 
 
 @app.command(rich_help_panel="Use a server")

@@ -13,11 +13,26 @@ import anyio
 import httpx
 
 from taxiway.client.calls import Calls
-from taxiway.client.connection import CHUNK_BYTES, Connection, partial_path, request_headers
-from taxiway.client.effects import Download, Effect, Flow, Notify, Request, Sleep, T, UploadBody
+from taxiway.client.connection import CHUNK_BYTES, Connection, partial_path, request_headers, stream_headers
+from taxiway.client.effects import (
+    KEEPALIVE,
+    CloseStream,
+    Download,
+    Effect,
+    Emit,
+    EventStream,
+    Flow,
+    NextEvent,
+    Notify,
+    OpenStream,
+    Request,
+    Sleep,
+    T,
+    UploadBody,
+)
 from taxiway.client.errors import ApiError, error_from_response
 from taxiway.client.flows import BusyWait, Policy
-from taxiway.client.methods import awaited
+from taxiway.client.methods import awaited, streamed_async
 
 
 class AsyncClient:
@@ -66,6 +81,7 @@ class AsyncClient:
     cancel_task = awaited(Calls.cancel_task)
     delete_task = awaited(Calls.delete_task)
     wait = awaited(Calls.wait)
+    events = streamed_async(Calls.events)
     download = awaited(Calls.download)
 
     # Assets
@@ -86,19 +102,40 @@ class AsyncClient:
     # The driver: performs each effect a flow yields.
 
     async def _run(self, flow: Flow[T]) -> T:
+        result: list[T] = []
+        async for _ in self._iterate(flow, result):  # a call that is not streamed emits nothing
+            pass
+        return result[0]
+
+    async def _iterate(self, flow: Flow[T], result: list[T] | None = None) -> AsyncIterator[Any]:
+        """Perform the flow's effects, yielding what it emits; its result is put in ``result``.
+        Leaving an ``async for`` early closes the streams when this is closed: use
+        contextlib.aclosing to make that at once."""
         outcome: Any = None
         failure: Exception | None = None
-        while True:
-            try:
-                effect = flow.throw(failure) if failure is not None else flow.send(outcome)
-            except StopIteration as stop:
-                return stop.value
-            try:
-                outcome, failure = await self._perform(effect), None
-            except (httpx.TransportError, ApiError) as exc:
-                outcome, failure = None, exc
+        streams: list[EventStream] = []
+        try:
+            while True:
+                try:
+                    effect = flow.throw(failure) if failure is not None else flow.send(outcome)
+                except StopIteration as stop:
+                    if result is not None:
+                        result.append(stop.value)
+                    return
+                if isinstance(effect, Emit):
+                    yield effect.value
+                    outcome, failure = None, None
+                    continue
+                try:
+                    outcome, failure = await self._perform(effect, streams), None
+                except (httpx.TransportError, ApiError) as exc:
+                    outcome, failure = None, exc
+        finally:
+            flow.close()
+            for stream in streams:
+                await stream.response.aclose()
 
-    async def _perform(self, effect: Effect) -> Any:
+    async def _perform(self, effect: Effect, streams: list[EventStream]) -> Any:
         match effect:
             case Request():
                 return await self._http.request(
@@ -117,7 +154,43 @@ class AsyncClient:
                     await result
             case Download():
                 return await self._download(effect)
+            case OpenStream():
+                return await self._open_stream(effect, streams)
+            case NextEvent():
+                async for line in effect.stream.lines:
+                    event = effect.stream.parser.feed(line)
+                    if event is not None:
+                        return event
+                    if line.startswith(":"):
+                        return KEEPALIVE
+                return None
+            case CloseStream():
+                await effect.stream.response.aclose()
+                if effect.stream in streams:
+                    streams.remove(effect.stream)
         return None
+
+    async def _open_stream(self, effect: OpenStream, streams: list[EventStream]) -> EventStream:
+        request = effect.request
+        base = self._http.timeout
+        response = await self._http.send(
+            self._http.build_request(
+                "GET",
+                self.connection.url(request),
+                params=request.params,
+                headers=self.connection.headers() | stream_headers(effect),
+                timeout=httpx.Timeout(
+                    connect=base.connect, read=effect.read_timeout, write=base.write, pool=base.pool
+                ),
+            ),
+            stream=True,
+        )
+        opened = EventStream(response, lines=response.aiter_lines())
+        streams.append(opened)
+        if response.is_error or not response.headers.get("content-type", "").startswith("text/event-stream"):
+            await response.aread()  # what a refusal says, for the error raised from it
+            await response.aclose()
+        return opened
 
     async def _download(self, effect: Download) -> int:
         partial = partial_path(effect.target)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, TypedDict, TypeVar, Unpack
 from urllib.parse import quote
 
-from taxiway.client import flows
+from taxiway.client import flows, following
 from taxiway.client.effects import ByteSource, Flow, Request, T
 from taxiway.client.errors import NotFound
 from taxiway.client.flows import BusyWait, Policy
@@ -210,8 +210,24 @@ class Calls:
         timeout: float | None = None,
         on_progress: Callable[[Task], Any] | None = None,
     ) -> Flow[Task]:
-        """Poll until SUCCEEDED (the task); raises TaskFailed, TaskCancelled or Timeout."""
-        return flows.wait(lambda: self.get_task(task), self.policy, timeout=timeout, on_progress=on_progress)
+        """Follow until SUCCEEDED (the task): the task's event stream, or polling on servers without
+        one; raises TaskFailed, TaskCancelled or Timeout. on_progress sees every state."""
+        events = Request("GET", f"tasks/{_segment(task_id(task))}/events")
+        read = lambda: self.get_task(task)  # noqa: E731
+        return following.wait(events, read, self.policy, timeout=timeout, on_progress=on_progress)
+
+    def events(self, task: TaskRef | None = None, *, email: str | None = None) -> Flow[None]:
+        """The task's states as it changes, ending with its final state (its event stream, or
+        polling on servers without one); without a task, every task of yours (of the account
+        `email`) as it changes, for as long as you read (taxiway's stream; TaxiwayError elsewhere)."""
+        if task is None:
+            return following.all_events(
+                Request("GET", "events", params=_query(email=email) or None), self.policy
+            )
+        if email is not None:
+            raise ValueError("email narrows the stream of all tasks; one task's stream takes none")
+        events = Request("GET", f"tasks/{_segment(task_id(task))}/events")
+        return following.task_events(events, lambda: self.get_task(task), self.policy)
 
     def download(self, task: TaskRef, target: str | os.PathLike[str], *, index: int = 0) -> Flow[Path]:
         """Stream a finished task's artifact to `target` (a file, or a folder to keep its filename)."""

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 
 from taxiway import __version__
-from taxiway.client.effects import Request
+from taxiway.client.effects import OpenStream, Request
 from taxiway.client.errors import TaxiwayError
 
 API_PREFIX = "/v1/runwayml"
@@ -54,6 +54,13 @@ def request_headers(request: Request) -> dict[str, str]:
         if request.upload.size is not None:
             # A known length lets the server refuse an oversized file before any byte is sent.
             headers["Content-Length"] = str(request.upload.size)
+    return headers
+
+
+def stream_headers(effect: OpenStream) -> dict[str, str]:
+    headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+    if effect.last_event_id is not None:
+        headers["Last-Event-ID"] = effect.last_event_id
     return headers
 
 

@@ -4,9 +4,11 @@ and the sync and async clients perform them (httpx.Client / httpx.AsyncClient, t
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Callable, Generator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
+
+from taxiway.client.sse import EventParser
 
 T = TypeVar("T")
 
@@ -64,7 +66,52 @@ class Download:
     target: Path
 
 
-Effect = Request | Sleep | Notify | Download
+@dataclass(frozen=True)
+class OpenStream:
+    """Open a Server-Sent Events stream (a GET) and answer it as an EventStream once its headers
+    are in; an answer that is not a stream is read whole and closed. ``read_timeout``: how long
+    one read may wait for a byte (heartbeats come every few seconds while a stream lives)."""
+
+    request: Request
+    last_event_id: str | None
+    read_timeout: float
+
+
+@dataclass
+class EventStream:
+    """An open stream: its response (headers read), and the driver's reading of its lines."""
+
+    response: Any  # httpx.Response
+    parser: EventParser = field(default_factory=EventParser)
+    lines: Any = None  # the driver's iterator (sync or async) over the response's lines
+
+
+@dataclass(frozen=True)
+class NextEvent:
+    """The stream's next event (a ServerEvent); KEEPALIVE for a comment line (the server's
+    heartbeat: nothing happened, the stream lives); None once the server has ended it."""
+
+    stream: EventStream
+
+
+KEEPALIVE = object()
+
+
+@dataclass(frozen=True)
+class CloseStream:
+    stream: EventStream
+
+
+@dataclass(frozen=True)
+class Emit:
+    """Hand a value to the caller of a streaming call (Client.events yields it); answers None."""
+
+    value: Any
+
+
+Effect = Request | Sleep | Notify | Download | OpenStream | NextEvent | CloseStream | Emit
 # A flow yields effects, is sent each effect's result (an httpx.Response for a Request, the byte count
-# for a Download, None otherwise) or has the transport error thrown into it, and returns its value.
+# for a Download, an EventStream for OpenStream, a ServerEvent or None for NextEvent, None otherwise)
+# or has the transport error thrown into it, and returns its value. Drivers close the streams a
+# flow opened when it ends, however it ends.
 Flow = Generator[Effect, Any, T]

@@ -1,4 +1,5 @@
-"""What the client does, without I/O: retries, 429 waits, polling with backoff and downloads.
+"""What the client does, without I/O: retries, 429 waits, polling with backoff and downloads
+(following a task's event stream is in following.py).
 
 Each flow is a generator of effects (see effects.py); the sync and async clients drive the same flows,
 so both behave identically."""
@@ -16,16 +17,7 @@ import httpx
 import pydantic
 
 from taxiway.client.effects import Download, Flow, Notify, Request, Sleep, T
-from taxiway.client.errors import (
-    ApiError,
-    Busy,
-    ConnectionFailed,
-    TaskCancelled,
-    TaskFailed,
-    TaxiwayError,
-    Timeout,
-    error_from_response,
-)
+from taxiway.client.errors import ApiError, Busy, ConnectionFailed, TaxiwayError, error_from_response
 from taxiway.client.models import Task
 
 
@@ -43,6 +35,9 @@ class Policy:
     # wait(): first poll interval, stretched while nothing changes up to the maximum.
     poll_interval_seconds: float = 1.0
     max_poll_interval_seconds: float = 10.0
+    # An event stream that sends nothing this long (taxiway's heartbeat comes every 15 s) is taken
+    # for a dead connection and opened again where it stopped.
+    stream_idle_timeout_seconds: float = 60.0
 
     def backoff(self, failures: int, retry_after: float | None = None) -> float:
         delay = min(self.max_backoff_seconds, self.backoff_seconds * 2**failures)
@@ -202,41 +197,6 @@ class RunClock:
         if done <= 0.01 or now <= started_at:
             return None
         return (now - started_at) * (1.0 - task.progress_ratio) / done
-
-
-def wait(
-    read: Callable[[], Flow[Task]],
-    policy: Policy,
-    *,
-    timeout: float | None,
-    on_progress: Callable[[Task], Any] | None,
-) -> Flow[Task]:
-    """Poll (`read` the task) until it finishes: its final state, or TaskFailed / TaskCancelled / Timeout."""
-    started = time.monotonic()
-    schedule = PollSchedule(policy)
-    while True:
-        current = yield from read()
-        if on_progress is not None:
-            yield Notify(on_progress, current)
-        if current.status == "SUCCEEDED":
-            return current
-        if current.status == "FAILED":
-            raise TaskFailed(
-                f"task {current.task_id} failed: {current.error_message or 'no reason given'}", current
-            )
-        if current.status == "CANCELLED":
-            raise TaskCancelled(f"task {current.task_id} was cancelled", current)
-        delay = schedule.next_delay(current)
-        if timeout is not None:
-            remaining = timeout - (time.monotonic() - started)
-            if remaining <= 0:
-                raise Timeout(
-                    f"task {current.task_id} is still {current.status} after {timeout:g} s "
-                    "(it goes on running; wait again or cancel it)",
-                    current,
-                )
-            delay = min(delay, remaining)
-        yield Sleep(delay)
 
 
 def download(

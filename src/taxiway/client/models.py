@@ -159,6 +159,7 @@ class Task(Model):
     progress_ratio: Annotated[float, BeforeValidator(lambda v: min(1.0, max(0.0, _number(v) or 0.0)))] = 0.0
     progress_text: Text = None
     estimated_time_to_start: Number = Field(None, alias="estimatedTimeToStartSeconds")
+    queue_position: Integer = None  # taxiway's, while waiting: 1 = the next to run (None elsewhere)
     error: Annotated[dict[str, Any] | str | None, _only((dict, str), None)] = None
     artifacts: Annotated[tuple[Artifact, ...], BeforeValidator(_objects)] = ()
     options: Object = Field(default_factory=dict)

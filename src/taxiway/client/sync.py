@@ -4,18 +4,33 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from taxiway.client.calls import Calls
-from taxiway.client.connection import CHUNK_BYTES, Connection, partial_path, request_headers
-from taxiway.client.effects import Download, Effect, Flow, Notify, Request, Sleep, T, UploadBody
+from taxiway.client.connection import CHUNK_BYTES, Connection, partial_path, request_headers, stream_headers
+from taxiway.client.effects import (
+    KEEPALIVE,
+    CloseStream,
+    Download,
+    Effect,
+    Emit,
+    EventStream,
+    Flow,
+    NextEvent,
+    Notify,
+    OpenStream,
+    Request,
+    Sleep,
+    T,
+    UploadBody,
+)
 from taxiway.client.errors import ApiError, error_from_response
 from taxiway.client.flows import BusyWait, Policy
-from taxiway.client.methods import blocking
+from taxiway.client.methods import blocking, streamed
 
 
 class Client:
@@ -64,6 +79,7 @@ class Client:
     cancel_task = blocking(Calls.cancel_task)
     delete_task = blocking(Calls.delete_task)
     wait = blocking(Calls.wait)
+    events = streamed(Calls.events)
     download = blocking(Calls.download)
 
     # Assets
@@ -84,19 +100,38 @@ class Client:
     # The driver: performs each effect a flow yields.
 
     def _run(self, flow: Flow[T]) -> T:
-        outcome: Any = None
-        failure: Exception | None = None
+        steps = self._iterate(flow)
         while True:
             try:
-                effect = flow.throw(failure) if failure is not None else flow.send(outcome)
+                next(steps)  # a call that is not streamed emits nothing
             except StopIteration as stop:
                 return stop.value
-            try:
-                outcome, failure = self._perform(effect), None
-            except (httpx.TransportError, ApiError) as exc:
-                outcome, failure = None, exc
 
-    def _perform(self, effect: Effect) -> Any:
+    def _iterate(self, flow: Flow[T]) -> Generator[Any, None, T]:
+        """Perform the flow's effects, yielding what it emits; its result is the generator's."""
+        outcome: Any = None
+        failure: Exception | None = None
+        streams: list[EventStream] = []
+        try:
+            while True:
+                try:
+                    effect = flow.throw(failure) if failure is not None else flow.send(outcome)
+                except StopIteration as stop:
+                    return stop.value
+                if isinstance(effect, Emit):
+                    yield effect.value
+                    outcome, failure = None, None
+                    continue
+                try:
+                    outcome, failure = self._perform(effect, streams), None
+                except (httpx.TransportError, ApiError) as exc:
+                    outcome, failure = None, exc
+        finally:
+            flow.close()
+            for stream in streams:
+                stream.response.close()
+
+    def _perform(self, effect: Effect, streams: list[EventStream]) -> Any:
         match effect:
             case Request():
                 return self._http.request(
@@ -113,7 +148,43 @@ class Client:
                 effect.handler(effect.event)
             case Download():
                 return self._download(effect)
+            case OpenStream():
+                return self._open_stream(effect, streams)
+            case NextEvent():
+                for line in effect.stream.lines:
+                    event = effect.stream.parser.feed(line)
+                    if event is not None:
+                        return event
+                    if line.startswith(":"):
+                        return KEEPALIVE
+                return None
+            case CloseStream():
+                effect.stream.response.close()
+                if effect.stream in streams:
+                    streams.remove(effect.stream)
         return None
+
+    def _open_stream(self, effect: OpenStream, streams: list[EventStream]) -> EventStream:
+        request = effect.request
+        base = self._http.timeout
+        response = self._http.send(
+            self._http.build_request(
+                "GET",
+                self.connection.url(request),
+                params=request.params,
+                headers=self.connection.headers() | stream_headers(effect),
+                timeout=httpx.Timeout(
+                    connect=base.connect, read=effect.read_timeout, write=base.write, pool=base.pool
+                ),
+            ),
+            stream=True,
+        )
+        opened = EventStream(response, lines=response.iter_lines())
+        streams.append(opened)
+        if response.is_error or not response.headers.get("content-type", "").startswith("text/event-stream"):
+            response.read()  # what a refusal says, for the error raised from it
+            response.close()
+        return opened
 
     def _download(self, effect: Download) -> int:
         partial = partial_path(effect.target)

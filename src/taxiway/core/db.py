@@ -53,6 +53,16 @@ class Database:
             self._read_engine = self._write_engine
         self._writer = sessionmaker(self._write_engine, expire_on_commit=False)
         self._reader = sessionmaker(self._read_engine, expire_on_commit=False)
+        # A SQLite read transaction is one snapshot already; PostgreSQL's default (read committed)
+        # takes a new one per statement.
+        snapshots = (
+            self._read_engine
+            if self.is_sqlite
+            else self._read_engine.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        )
+        self._snapshot = sessionmaker(snapshots, expire_on_commit=False)
 
     @property
     def engine(self) -> Engine:
@@ -68,6 +78,12 @@ class Database:
     def read(self) -> Iterator[Session]:
         """A read-only transaction (never blocks on SQLite's writer lock)."""
         with self._reader() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read-only transaction whose statements all see one snapshot of the database."""
+        with self._snapshot() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

@@ -46,6 +46,12 @@ class LinkSigner:
         expires = int((now + self.ttl_seconds) // 3600 + 1) * 3600
         return expires, self._signature(key, expires)
 
+    def sign_for(self, key: str, seconds: int, now: float | None = None) -> tuple[int, str]:
+        """A signature valid for exactly ``seconds`` (short-lived links: no rounding up)."""
+        now = time.time() if now is None else now
+        expires = int(now) + seconds
+        return expires, self._signature(key, expires)
+
     def verify(self, key: str, expires: str | int, signature: str, now: float | None = None) -> bool:
         """Whether ``signature`` signs ``key`` until ``expires`` (as sent in the link's query string;
         anything malformed is simply not valid)."""

@@ -124,6 +124,16 @@ class Settings(BaseSettings):
     # Terminal callbacks are retried after this, doubling each time up to 30 minutes.
     webhook_first_retry_seconds: float = Field(default=5.0, gt=0)
 
+    # Event streams (GET tasks/{taskId}/events and GET events). How often each API process reads what
+    # changed (one query, and only while a stream is open): a stream sends at most one event per
+    # task per interval, always the latest state.
+    event_poll_interval_seconds: float = Field(default=0.25, gt=0)
+    # A comment line (": ping") this often while nothing happens, so clients and proxies see the
+    # stream is alive.
+    event_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    # Lifetime of the signed stream links (POST events/links), checked when a stream opens.
+    event_link_ttl_seconds: int = Field(default=300, gt=0)
+
     # Classic engine encoder settings (libx264).
     x264_preset: str = "veryfast"
     x264_crf: int = Field(default=18, ge=0, le=51)

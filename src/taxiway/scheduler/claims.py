@@ -5,6 +5,9 @@ Fairness: among accounts with runnable work, the one with the fewest RUNNING tas
 paid work waits. On PostgreSQL the chosen row is locked with SKIP LOCKED, so many dispatchers
 can claim at once without blocking each other or taking the same task. A slot claims only the kind
 of work it runs (:class:`Work`): classic-engine tasks, neural-model tasks, or either.
+
+tasks/queue.py plays this order forward to show each waiting task's queuePosition: a change to the
+order here is a change there (tests/api/test_queue_position.py holds them together).
 """
 
 from __future__ import annotations
@@ -12,17 +15,17 @@ from __future__ import annotations
 from datetime import timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, and_, func, not_, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, func, not_, select, true, update
 from sqlalchemy.orm import Session
 
 from taxiway.context import AppContext
-from taxiway.engines.catalog import CLASSIC_ENGINES
 from taxiway.scheduler.estimates import estimate_starts
 from taxiway.store import states
 from taxiway.store.models import Asset, Task, utcnow
 from taxiway.tasks import lifecycle
 from taxiway.tasks.events import enqueue_task_event
 from taxiway.tasks.operations import OPERATIONS
+from taxiway.tasks.queue import classic_condition
 from taxiway.worker.contract import ClaimedTask, InputRef
 
 
@@ -34,7 +37,7 @@ class Work(StrEnum):
     ANY = "any"
 
     def condition(self) -> ColumnElement[bool]:
-        classic = or_(Task.engine.in_(list(CLASSIC_ENGINES.values())), Task.engine.is_(None))
+        classic = classic_condition()
         if self is Work.CLASSIC:
             return classic
         return not_(classic) if self is Work.NEURAL else true()

@@ -169,8 +169,23 @@ class Task(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Set by database triggers (migration 0003), never by this code, so that no write can forget
+    # them: `version` goes up by one on every change the task's JSON shows (the per-task event
+    # stream's id), `change_seq` places the latest such change in the order of all tasks' changes
+    # (the all-tasks stream's cursor; see store/changes.py).
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    change_seq: Mapped[int] = mapped_column(BigInteger, server_default="0", index=True)
 
     account: Mapped[Account] = relationship(lazy="joined", innerjoin=True)
+
+
+class ChangeCounter(Base):
+    """The last task change_seq given out, on SQLite (PostgreSQL's triggers use transaction ids)."""
+
+    __tablename__ = "change_counters"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class WebhookDelivery(Base):

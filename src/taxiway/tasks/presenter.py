@@ -31,6 +31,7 @@ from taxiway.core.timestamps import iso
 from taxiway.store.models import Asset, Task
 from taxiway.store.states import ALL_STATUSES
 from taxiway.tasks.operations import OPERATIONS
+from taxiway.tasks.queue import queue_positions
 
 
 @dataclass
@@ -38,6 +39,7 @@ class TaskView:
     task: Task
     artifacts: list[Asset]
     inputs: dict[str, Asset]  # role -> asset, for the input links the options show
+    queue_position: int | None = None  # while waiting: 1 = the next task of its kind to be claimed
 
 
 def task_ref(task: Task) -> str:
@@ -45,7 +47,7 @@ def task_ref(task: Task) -> str:
 
 
 def load_views(session: Session, tasks: Sequence[Task]) -> list[TaskView]:
-    """Artifacts and inputs of many tasks in two queries."""
+    """Artifacts and inputs of many tasks in two queries, and the waiting ones' queue positions."""
     task_ids = [task.id for task in tasks]
     artifacts: dict[str, list[Asset]] = defaultdict(list)
     if task_ids:
@@ -59,6 +61,7 @@ def load_views(session: Session, tasks: Sequence[Task]) -> list[TaskView]:
         if input_ids
         else {}
     )
+    positions = queue_positions(session, tasks)
     return [
         TaskView(
             task,
@@ -68,6 +71,7 @@ def load_views(session: Session, tasks: Sequence[Task]) -> list[TaskView]:
                 for role, asset_id in (task.input_asset_ids or {}).items()
                 if asset_id in by_id
             },
+            positions.get(task.id),
         )
         for task in tasks
     ]
@@ -126,6 +130,7 @@ def task_json(view: TaskView, links: Links) -> dict[str, Any]:
         "progressText": task.progress_text,
         "progressRatio": _progress_ratio(task),
         "estimatedTimeToStartSeconds": round(task.estimated_time_to_start or 0),
+        "queuePosition": view.queue_position,
         "artifacts": [artifact_json(asset, links) for asset in view.artifacts],
         "sharedAsset": None,
         "sourceAssetId": None,
@@ -171,6 +176,11 @@ TASK_SCHEMA = closed(
             'From 0 to 1: a string ("0" … "1") for videos/upscale, a number (or null) for the others.',
         ),
         "estimatedTimeToStartSeconds": INTEGER,
+        "queuePosition": described(
+            nullable(INTEGER | {"minimum": 1}),
+            "While PENDING or THROTTLED: 1 + the waiting tasks of its kind (classic or neural) to be claimed "
+            "before it; null once it runs or has finished.",
+        ),
         "artifacts": array(ARTIFACT_SCHEMA),
         "sharedAsset": NULL,
         "sourceAssetId": NULL,
