@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from exclusive import machine_share
 from seaweed import SeaweedS3, s3_unavailable_reason
 from support import Api, Receiver, Server, free_port, settings_for_test
 
@@ -268,3 +269,16 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return path
 
     return FileOrParameterScheduling(config, log)
+
+
+@pytest.fixture(autouse=True)
+def _machine_share(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Under pytest-xdist, a test marked ``exclusive`` runs with no other test beside it."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield
+        return
+    lock_dir = tmp_path_factory.getbasetemp().parent  # shared by the run's processes
+    with machine_share(lock_dir, exclusive=request.node.get_closest_marker("exclusive") is not None):
+        yield

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from mediafiles import make_video
 from support import Api, Server
 from taxiway.scheduler.estimates import RunModel, fit
@@ -31,6 +33,7 @@ def _bodies(small: str, large: str) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
+@pytest.mark.exclusive  # its real waits and its history must run under the same load
 def test_estimates_are_within_half_of_the_real_waits(
     make_server: Callable[..., Server], tmp_path: Path
 ) -> None:
