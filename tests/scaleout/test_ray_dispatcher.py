@@ -114,7 +114,7 @@ def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """15 s of 320×180: a task that surely outlasts a dispatcher's orderly stop (a second or two
-    from SIGTERM to the cancel reaching the actor), where slow_clip's 5 s could finish first."""
+    from SIGTERM to the cancel reaching the actor), where slow_clip's 2.5 s could finish first."""
     path = tmp_path_factory.mktemp("ray-media") / "long.mp4"
     return make_video(path, width=320, height=180, seconds=15.0, fps=12, audio=True)
 
@@ -229,7 +229,7 @@ def test_a_killed_actor_reruns_its_task_once(ray_stack: RayStack, slow_clip: Pat
     assert (row.attempt, row.failed_attempts) == (2, 1)
     assert ray_stack.artifact_rows(task) == 1
     assert ray_stack.stored_attempts(task) == {"2"}
-    assert ray_stack.used_credits() == ray_stack.charged([task]) == 10
+    assert ray_stack.used_credits() == ray_stack.charged([task]) == 5
     # The dispatcher lived on, with a fresh actor in a new process.
     assert dispatcher.process is not None and dispatcher.process.poll() is None
     assert dispatcher.actor_starts() == 2
@@ -292,13 +292,13 @@ def test_sigterm_hands_the_running_task_back_without_counting_an_attempt(
 
 
 def test_time_limit_kills_the_actor_and_fails_the_task(ray_stack: RayStack, slow_clip: Path) -> None:
-    dispatcher = ray_stack.start_dispatcher(task_time_limit_seconds=2.0)
+    dispatcher = ray_stack.start_dispatcher(task_time_limit_seconds=1.5)
     api = ray_stack.api
     task = upscale(api, api.upload(slow_clip, "video/mp4")["assetId"])
     done = api.wait(task["taskId"], timeout=120)
     assert done["status"] == "FAILED"
     assert done["error"]["reason"] == "TIME_LIMIT"
-    assert "exceeded the time limit of 2 seconds" in done["error"]["errorMessage"]
+    assert "exceeded the time limit of 1.5 seconds" in done["error"]["errorMessage"]
     assert ray_stack.used_credits() == 0
     assert ray_stack.stored_attempts(task) == set()
     # The overrunning actor was killed and the slot has a fresh one.
