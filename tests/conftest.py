@@ -256,10 +256,38 @@ if _NEURAL_UNAVAILABLE and os.environ.get("TAXIWAY_REQUIRE_NEURAL") == "1":
 SPLIT_BY_LAST_PARAMETER = ("tests/api/test_openapi_schemathesis.py",)
 
 
+# Files taken first, in this order (xdist hands files out in collection order): the one whose test
+# runs alone (marked exclusive), while the other processes are only starting, then the longest (by
+# wall time, much of it waiting on restarts and leases), so that none is left running alone at the
+# end. The rest follow in the usual order.
+FIRST_FILES = (
+    "tests/api/test_queue_estimates.py",
+    "tests/scaleout/test_ray_dispatcher.py",
+    "tests/api/test_recovery.py",
+    "tests/api/test_openapi_schemathesis.py",
+    "tests/realworld/test_every_operation.py",
+    "tests/api/test_operation_validation.py",
+    "tests/neural/test_wan_vace.py",
+    "tests/neural/test_real_footage_neural.py",
+    "tests/api/test_bad_media.py",
+    "tests/api/test_admission.py",
+    "tests/cli/test_cli.py",
+    "tests/api/test_task_lifecycle.py",
+    "tests/client/test_client.py",
+    "tests/neural/test_sr_upscale.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: n for n, path in enumerate(FIRST_FILES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     if config.getvalue("dist") != "loadfile":
         return None
+    config.option.loadscopereorder = False  # keep the order above, not most-tests-first
     from xdist.scheduler import LoadFileScheduling
 
     class FileOrParameterScheduling(LoadFileScheduling):

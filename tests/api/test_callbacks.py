@@ -12,11 +12,11 @@ from taxiway.webhooks.signing import InvalidSignature, verify
 
 
 def test_signed_callbacks_on_every_status_change(
-    server: Server, api: Api, clip: Path, receiver: Receiver
+    server: Server, api: Api, short_clip: Path, receiver: Receiver
 ) -> None:
     secret = api.http.get("/webhooks/secret").json()["secret"]
     assert secret.startswith("whsec_")
-    asset = api.upload(clip, "video/mp4")
+    asset = api.upload(short_clip, "video/mp4")
     task = api.create(
         "videos/upscale", {"videoAssetId": asset["assetId"], "replyUrl": receiver.url, "replyRef": "order-7"}
     ).json()

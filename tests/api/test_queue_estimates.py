@@ -41,10 +41,10 @@ def test_estimates_are_within_half_of_the_real_waits(
     api: Api = server.new_user()
     api.create_account(max_jobs=10)
     small = api.upload(
-        make_video(tmp_path / "s.mp4", width=160, height=120, seconds=2.0, fps=24), "video/mp4"
+        make_video(tmp_path / "s.mp4", width=160, height=120, seconds=1.0, fps=24), "video/mp4"
     )
     large = api.upload(
-        make_video(tmp_path / "l.mp4", width=320, height=240, seconds=2.0, fps=24), "video/mp4"
+        make_video(tmp_path / "l.mp4", width=320, height=240, seconds=1.0, fps=24), "video/mp4"
     )
     bodies = _bodies(small["assetId"], large["assetId"])
 

@@ -150,8 +150,8 @@ def test_cancel_a_queued_task_and_delete_finished_ones(idle_server: Server, clip
     assert api.http.get(f"/tasks/{task['taskId']}").status_code == 404
 
 
-def test_deleting_a_task_deletes_its_artifacts(server: Server, api: Api, clip: Path) -> None:
-    asset = api.upload(clip, "video/mp4")
+def test_deleting_a_task_deletes_its_artifacts(server: Server, api: Api, short_clip: Path) -> None:
+    asset = api.upload(short_clip, "video/mp4")
     task = api.wait(api.create("videos/upscale", {"videoAssetId": asset["assetId"]}).json()["taskId"])
     [artifact] = task["artifacts"]
     assert httpx.get(artifact["url"]).status_code == 200
