@@ -37,13 +37,17 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
     """Run the API server with its scheduler, worker processes and callback deliverer."""
-    import uvicorn
-
-    from taxiway.api.app import ApiServer, create_app
-    from taxiway.cli.startup import load_settings, open_context
+    from taxiway.cli.startup import load_settings, open_context, use_metrics_directory
 
     settings = load_settings(host=host, port=port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if settings.metrics_enabled:
+        use_metrics_directory(settings)  # before the app's imports bring prometheus_client
+
+    import uvicorn
+
+    from taxiway.api.app import ApiServer, create_app
+
     api = create_app(settings, open_context(settings))  # a bad store or database: one line, exit 1
     config = uvicorn.Config(api, host=host, port=port, log_level="info", proxy_headers=True)
     ApiServer(config, api).run()
