@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -121,14 +121,23 @@ def _start_metrics(app: FastAPI, ctx: AppContext) -> MetricsPort | None:
 
 class ApiServer(uvicorn.Server):
     """uvicorn's server for the app, which ends its event streams when it stops: uvicorn waits for
-    every open response to finish before it shuts the app down, and a stream only ends when told."""
+    every open response to finish before it shuts the app down, and a stream only ends when told.
 
-    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+    ``after_shutdown`` runs once the app has shut down (its worker processes stopped): uvicorn ends
+    a process stopped by a signal with that signal, so atexit handlers would not run.
+    """
+
+    def __init__(
+        self, config: uvicorn.Config, app: FastAPI, after_shutdown: Callable[[], None] | None = None
+    ) -> None:
         super().__init__(config)
         self.app = app
+        self.after_shutdown = after_shutdown
 
     async def shutdown(self, sockets: list[Any] | None = None) -> None:
         feed = getattr(self.app.state, "feed", None)
         if feed is not None:
             feed.close()
         await super().shutdown(sockets)
+        if self.after_shutdown is not None:
+            self.after_shutdown()

@@ -47,10 +47,11 @@ def serve(
     import uvicorn
 
     from taxiway.api.app import ApiServer, create_app
+    from taxiway.core.metrics import release_own_directory as release_metrics_directory
 
     api = create_app(settings, open_context(settings))  # a bad store or database: one line, exit 1
     config = uvicorn.Config(api, host=host, port=port, log_level="info", proxy_headers=True)
-    ApiServer(config, api).run()
+    ApiServer(config, api, after_shutdown=release_metrics_directory).run()
 
 
 @app.command(rich_help_panel="Use a server")

@@ -15,6 +15,7 @@ Observing never raises: a metric that cannot be written is not worth a failed ta
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import logging
@@ -56,8 +57,14 @@ def use_own_directory(parent: Path) -> Path:
             "show this process's metrics only, not its worker processes'"
         )
     path = _held.enter_context(working_dir(parent, f"server-{os.getpid()}-"))
+    atexit.register(release_own_directory)  # a server killed outright leaves it to the next one's sweep
     os.environ[MULTIPROC_ENV] = str(path)
     return path
+
+
+def release_own_directory() -> None:
+    """Delete the directory :func:`use_own_directory` made (once this process's workers are gone)."""
+    _held.close()
 
 
 def multiprocess_directory() -> str | None:
