@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gzip
 import hmac
-import logging
+import socket
 import threading
 import time
 from collections.abc import Iterable
@@ -29,8 +29,6 @@ from taxiway.context import AppContext
 from taxiway.core import metrics
 from taxiway.core.settings import Settings
 from taxiway.tasks.metrics import DatabaseCollector
-
-log = logging.getLogger(__name__)
 
 METRICS_PATH = "/metrics"
 _METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
@@ -149,7 +147,9 @@ class MetricsPort:
 
     def __init__(self, endpoint: MetricsEndpoint, host: str, port: int) -> None:
         self.endpoint = endpoint
-        self._server = make_server(host, port, self._app, _ThreadingServer, handler_class=_QuietHandler)
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]  # "::" is IPv6
+        server_class = type("MetricsServer", (_ThreadingServer,), {"address_family": family})
+        self._server = make_server(host, port, self._app, server_class, handler_class=_QuietHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="metrics-port", daemon=True)
 
     @property
