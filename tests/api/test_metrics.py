@@ -147,6 +147,13 @@ def test_a_metrics_token_is_required_when_set_and_event_streams_pass_through(
         assert refused.headers["www-authenticate"] == "Bearer"
     before = scrape(url, token="scrape-secret")
     assert before.value("taxiway_metrics_collector_up", collector="database") == 1
+    # What Prometheus itself asks for: OpenMetrics, gzipped.
+    auth = {"Authorization": "Bearer scrape-secret"}
+    accept = {"Accept": "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"}
+    open_metrics = httpx.get(url, headers=auth | accept | {"Accept-Encoding": "gzip"})
+    assert open_metrics.status_code == 200 and open_metrics.headers["content-encoding"] == "gzip"
+    assert open_metrics.headers["content-type"].startswith("application/openmetrics-text; version=1.0.0")
+    assert open_metrics.text.endswith("# EOF\n") and "taxiway_credits_charged 0.0" in open_metrics.text
 
     # An event stream is counted when its response starts, and its events arrive while it is open.
     asset = api.upload(short_clip, "video/mp4")

@@ -39,7 +39,7 @@ _RUN_BUCKETS = (1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200
 _OUTPUT_BUCKETS = (1.0, 2.0, 3.0, 5.0, 8.0, 10.0, 15.0, 20.0, 30.0, 40.0, 60.0)
 _FPS_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0, 240.0)
 
-# The directory this process holds (its lock), released and deleted when the process exits.
+# The directory this process holds (its lock), deleted when the server stops or the process exits.
 _held = contextlib.ExitStack()
 
 
