@@ -60,7 +60,7 @@ class RequestMetrics:
 
         try:
             await self.app(scope, receive, watched_send)
-        except BaseException:
+        except Exception:  # not a cancel (the client went away): that is answered with nothing
             if not answered:  # the server's error handler answers 500 outside this middleware
                 self._observe(scope, 500, time.perf_counter() - started)
             raise
