@@ -183,6 +183,47 @@ class Server:
         return [pid for slot in executor.slots if (pid := slot.pid) is not None] if executor else []
 
 
+class Scrape:
+    """One answer of GET /metrics, parsed: each sample's value by its name and labels."""
+
+    def __init__(self, text: str) -> None:
+        from prometheus_client.parser import text_string_to_metric_families
+
+        self.text = text
+        self.samples: dict[tuple[str, frozenset[tuple[str, str]]], float] = {
+            (sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+
+    def value(self, name: str, **labels: str) -> float:
+        """The sample's value; 0 when the scrape has no such sample (a labelled metric not observed)."""
+        return self.samples.get((name, frozenset(labels.items())), 0.0)
+
+    def has(self, name: str, **labels: str) -> bool:
+        return (name, frozenset(labels.items())) in self.samples
+
+    @property
+    def names(self) -> set[str]:
+        return {name for name, _ in self.samples}
+
+    def labels(self, name: str) -> list[dict[str, str]]:
+        return [dict(labels) for found, labels in self.samples if found == name]
+
+    def family(self, prefix: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        """Every sample whose name starts with ``prefix``."""
+        return {key: value for key, value in self.samples.items() if key[0].startswith(prefix)}
+
+
+def scrape(url: str, token: str | None = None) -> Scrape:
+    """GET ``url`` (a server's /metrics), which must answer 200 in Prometheus's text format."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = httpx.get(url, headers=headers, timeout=60)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    return Scrape(response.text)
+
+
 class Receiver:
     """A local HTTP endpoint that records callbacks; it can be told to fail the first N."""
 

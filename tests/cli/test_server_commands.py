@@ -3,6 +3,7 @@ clear line per problem and no traceback."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,26 @@ def test_an_unusable_data_directory_is_one_line(monkeypatch: pytest.MonkeyPatch,
     result = CliRunner().invoke(app, ["db", "upgrade"])
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: the data directory {tmp_path / 'file' / 'data'} cannot be used")
+
+
+def test_a_metrics_port_that_is_the_api_port_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    port = free_port()
+    monkeypatch.setenv("TAXIWAY_METRICS_PORT", str(port))
+    result = CliRunner().invoke(app, ["serve", "--port", str(port)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[1] == (
+        f"  metrics_port is {port}, the API's own port: give metrics a port of their own, or unset "
+        "metrics_port to serve /metrics on the API's port"
+    )
+
+
+def test_a_metrics_port_in_use_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setenv("TAXIWAY_METRICS_PORT", str(port))
+        result = CliRunner().invoke(app, ["serve", "--port", str(free_port())])
+    assert result.exit_code == 1, result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: metrics_port {port} cannot be used: [Errno 98] Address already in use")

@@ -30,3 +30,13 @@ def test_toml_file_and_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert settings.default_credits == 75
     assert settings.public_url == "https://media.example.com"
     assert settings.allow_private_callbacks is True
+
+
+def test_metrics_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings()
+    assert (settings.metrics_enabled, settings.metrics_token, settings.metrics_port) == (True, "", None)
+    monkeypatch.setenv("TAXIWAY_METRICS_PORT", "9464")
+    monkeypatch.setenv("TAXIWAY_METRICS_TOKEN", "scrape-secret")
+    assert (Settings().metrics_port, Settings().metrics_token) == (9464, "scrape-secret")
+    with pytest.raises(ValueError, match="metrics_port is 9464, the API's own port"):
+        Settings(port=9464)

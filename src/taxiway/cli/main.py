@@ -37,16 +37,23 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
     """Run the API server with its scheduler, worker processes and callback deliverer."""
-    import uvicorn
-
-    from taxiway.api.app import ApiServer, create_app
-    from taxiway.cli.startup import load_settings, open_context
+    from taxiway.cli.startup import check_metrics_port, load_settings, open_context, use_metrics_directory
 
     settings = load_settings(host=host, port=port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    api = create_app(settings, open_context(settings))  # a bad store or database: one line, exit 1
+    ctx = open_context(settings)  # a bad store or database: one line, exit 1
+    if settings.metrics_enabled:
+        check_metrics_port(settings)
+        use_metrics_directory(settings)  # before the app's imports bring prometheus_client
+
+    import uvicorn
+
+    from taxiway.api.app import ApiServer, create_app
+    from taxiway.core.metrics import release_own_directory as release_metrics_directory
+
+    api = create_app(settings, ctx)
     config = uvicorn.Config(api, host=host, port=port, log_level="info", proxy_headers=True)
-    ApiServer(config, api).run()
+    ApiServer(config, api, after_shutdown=release_metrics_directory).run()
 
 
 @app.command(rich_help_panel="Use a server")

@@ -58,3 +58,35 @@ def open_context(settings: Settings) -> AppContext:
     except StartupError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from None
+
+
+def use_metrics_directory(settings: Settings) -> None:
+    """This server's own directory for its processes' metrics, under its scratch space (one per
+    server, so that servers sharing a data directory do not add up each other's), or one line
+    saying why it cannot be made."""
+    from taxiway.core.metrics import use_own_directory
+
+    parent = settings.scratch_dir / "metrics"
+    try:
+        use_own_directory(parent)
+    except OSError as exc:
+        err.print(
+            f"[red]error:[/red] the metrics directory under {escape(str(parent))} cannot be made: {exc}"
+        )
+        raise typer.Exit(1) from None
+
+
+def check_metrics_port(settings: Settings) -> None:
+    """One line, not a traceback from the app's startup, when ``metrics_port`` is taken."""
+    import socket
+
+    if settings.metrics_port is None:
+        return
+    try:
+        family = socket.getaddrinfo(settings.host, settings.metrics_port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds it
+            probe.bind((settings.host, settings.metrics_port))
+    except OSError as exc:
+        err.print(f"[red]error:[/red] metrics_port {settings.metrics_port} cannot be used: {exc}")
+        raise typer.Exit(1) from None

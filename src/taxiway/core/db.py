@@ -8,7 +8,7 @@ takes row locks explicitly with SELECT ... FOR UPDATE.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -90,3 +90,9 @@ class Database:
         self._write_engine.dispose()
         if self._read_engine is not self._write_engine:
             self._read_engine.dispose()
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` once ``session``'s transaction has committed; never if it rolls back (for
+    what must only tell of what was kept, such as metrics)."""
+    event.listen(session, "after_commit", lambda _session: action(), once=True)

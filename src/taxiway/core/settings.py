@@ -134,6 +134,16 @@ class Settings(BaseSettings):
     # Lifetime of the signed stream links (POST events/links), checked when a stream opens.
     event_link_ttl_seconds: int = Field(default=300, gt=0)
 
+    # Prometheus metrics (GET /metrics). Off: no route, no port, no request timing.
+    metrics_enabled: bool = True
+    # When set, /metrics answers only requests with "Authorization: Bearer <metrics_token>" (401 else).
+    metrics_token: str = ""
+    # When set, /metrics is served on this port of `host` only (the API's /metrics is then a 404).
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # A scrape waits at most this long for the database's figures; past it (or when the database
+    # fails) it serves the process figures alone and counts a collector error.
+    metrics_database_timeout_seconds: float = Field(default=3.0, gt=0)
+
     # Classic engine encoder settings (libx264).
     x264_preset: str = "veryfast"
     x264_crf: int = Field(default=18, ge=0, le=51)
@@ -212,6 +222,15 @@ class Settings(BaseSettings):
             raise ValueError("neural_workers is set but run_neural is false: those workers would never run")
         if self.ray_gpu_slots:
             raise ValueError("ray_gpu_slots is set but run_neural is false: those slots would never run")
+        return self
+
+    @model_validator(mode="after")
+    def _check_metrics_port(self) -> Settings:
+        if self.metrics_port is not None and self.metrics_port == self.port:
+            raise ValueError(
+                f"metrics_port is {self.metrics_port}, the API's own port: give metrics a port of their "
+                "own, or unset metrics_port to serve /metrics on the API's port"
+            )
         return self
 
     @model_validator(mode="after")

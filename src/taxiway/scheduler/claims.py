@@ -19,13 +19,15 @@ from sqlalchemy import ColumnElement, and_, func, not_, select, true, update
 from sqlalchemy.orm import Session
 
 from taxiway.context import AppContext
+from taxiway.core import metrics
+from taxiway.core.db import after_commit
 from taxiway.scheduler.estimates import estimate_starts
 from taxiway.store import states
 from taxiway.store.models import Asset, Task, utcnow
 from taxiway.tasks import lifecycle
 from taxiway.tasks.events import enqueue_task_event
 from taxiway.tasks.operations import OPERATIONS
-from taxiway.tasks.queue import classic_condition
+from taxiway.tasks.queue import classic_condition, work_kind
 from taxiway.worker.contract import ClaimedTask, InputRef
 
 
@@ -102,6 +104,9 @@ def claim_next(ctx: AppContext, owner: str, work: Work = Work.ANY) -> ClaimedTas
         if task is None:
             return None
         now = utcnow()
+        if task.started_at is None:  # its first claim: how long it waited in the queue
+            work, waited = work_kind(task.engine), (now - task.created_at).total_seconds()
+            after_commit(session, lambda: metrics.queue_wait(work, waited))
         task.status = states.RUNNING
         task.attempt += 1
         task.lease_owner = owner

@@ -18,7 +18,8 @@ from taxiway.accounts.service import adjust_credits_used
 from taxiway.accounts.storage import StorageQuotaExceeded, check_room, gb, lock_account, used_bytes
 from taxiway.blobs.stored_media import StoredMedia
 from taxiway.context import AppContext
-from taxiway.core import ids
+from taxiway.core import ids, metrics
+from taxiway.core.db import after_commit
 from taxiway.core.errors import NotFound
 from taxiway.store import states
 from taxiway.store.models import Asset, Task, utcnow
@@ -32,10 +33,17 @@ def error_body(message: str, reason: str) -> dict[str, Any]:
 
 
 def _finish(
-    ctx: AppContext, session: Session, task: Task, status: str, error: dict[str, Any] | None = None
+    ctx: AppContext,
+    session: Session,
+    task: Task,
+    status: str,
+    error: dict[str, Any] | None = None,
+    output_seconds: float | None = None,
 ) -> None:
     """Move a task to a terminal status: refund if the user got nothing, release, notify."""
     now = utcnow()
+    if status in (states.SUCCEEDED, states.FAILED) and task.started_at is not None:
+        _observe_finish(session, task, status, (now - task.started_at).total_seconds(), output_seconds)
     task.status = status
     task.error = error
     task.updated_at = now
@@ -46,6 +54,16 @@ def _finish(
     if status in states.REFUNDED_STATUSES and task.cost:
         adjust_credits_used(session, task.account_id, -task.cost)
     enqueue_task_event(session, ctx.links(), task, terminal=True)
+
+
+def _observe_finish(
+    session: Session, task: Task, status: str, run_seconds: float, output_seconds: float | None
+) -> None:
+    """The task's run time (and output length) in the metrics, once its end is committed."""
+    operation, engine = task.operation, task.engine or "unknown"
+    after_commit(
+        session, lambda: metrics.task_finished(operation, engine, status, run_seconds, output_seconds)
+    )
 
 
 def _locked(session: Session, task_id: str) -> Task | None:
@@ -111,7 +129,7 @@ def complete(
         )
         session.add(asset)
         task.progress_ratio = 1.0
-        _finish(ctx, session, task, states.SUCCEEDED)
+        _finish(ctx, session, task, states.SUCCEEDED, output_seconds=artifact.info.duration)
         return True
 
 

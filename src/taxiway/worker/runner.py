@@ -15,6 +15,7 @@ from typing import Any
 
 from taxiway.blobs.base import BlobNotFound, BlobStore
 from taxiway.blobs.stored_media import StoredMedia, store_media
+from taxiway.core import metrics
 from taxiway.core.disk import StorageFull, full_disk_error, is_disk_full
 from taxiway.core.scratch import sweep, working_dir
 from taxiway.core.settings import Settings
@@ -136,6 +137,7 @@ class JobRunner:
             }
             output_dir = work_dir / "out"
             output_dir.mkdir()
+            started = time.monotonic()
             output = engine.run(
                 EngineJob(
                     operation=job.operation,
@@ -149,9 +151,10 @@ class JobRunner:
                 ),
                 progress,
             )
+            engine_seconds = time.monotonic() - started
         progress.check_stop()
         try:
-            return store_media(
+            stored = store_media(
                 self.blobs,
                 output,
                 kind="video",
@@ -165,6 +168,9 @@ class JobRunner:
             raise EngineError(
                 f"The {engine.name} engine produced an unreadable output: {exc}", "INTERNAL_ERROR"
             ) from exc
+        # Observed here, in the worker process: its metrics join the server's (multiprocess mode).
+        metrics.engine_ran(engine.name, stored.info.frame_count or 0, engine_seconds)
+        return stored
 
 
 def _failure(job: ClaimedTask, exc: Exception) -> dict[str, str]:

@@ -20,6 +20,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from taxiway.context import AppContext
+from taxiway.core import metrics
 from taxiway.core.settings import Settings
 from taxiway.engines.devices import visible_gpu_ids
 from taxiway.executors import outcomes
@@ -69,11 +70,13 @@ class WorkerSlot:
         self._job_started = 0.0
         self._cancel_sent_at: float | None = None
         self._stopping = threading.Event()
+        self._shown: str | None = None  # the state the slot gauge counts this slot in
         self._thread = threading.Thread(target=self._supervise, name=f"worker-slot-{self.name}", daemon=True)
 
     # --- used by the scheduler (other threads) ---
 
     def start(self) -> None:
+        self._show_state()
         self._thread.start()
 
     @property
@@ -99,6 +102,7 @@ class WorkerSlot:
             # If the child just died, the supervising thread sees it and counts the attempt as lost.
             with contextlib.suppress(OSError):
                 self._conn.send(RunJob(job))
+            self._show_state()
         log.info("worker slot %s: task %s attempt %d started", self.name, job.task_id, job.attempt)
         return True
 
@@ -128,7 +132,21 @@ class WorkerSlot:
 
     # --- the supervising thread ---
 
+    def _show_state(self, gone: bool = False) -> None:
+        """Keep the slot gauge in step with this slot: busy, idle, or starting its process."""
+        with self._lock:
+            state = None if gone else "busy" if self._job else "idle" if self._ready else "starting"
+            if state != self._shown:
+                metrics.slot_moved(self.kind, self._shown, state)
+                self._shown = state
+
     def _supervise(self) -> None:
+        try:
+            self._supervise_child()
+        finally:
+            self._show_state(gone=True)
+
+    def _supervise_child(self) -> None:
         while True:
             if self._process is None or not self._process.is_alive():
                 if self._process is not None:
@@ -170,6 +188,7 @@ class WorkerSlot:
                 if isinstance(message, Ready):
                     with self._lock:
                         self._process, self._conn, self._ready = process, parent_conn, True
+                        self._show_state()
                     log.info("worker slot %s: process %s ready", self.name, process.pid)
                     return True
         log.error("worker slot %s: process failed to start", self.name)
@@ -251,6 +270,7 @@ class WorkerSlot:
         with self._lock:
             self._job = None
             self._cancel_sent_at = None
+            self._show_state()
 
     def _child_died(self) -> None:
         process = self._process
@@ -261,6 +281,9 @@ class WorkerSlot:
             self._process = None
             self._conn = None
             self._cancel_sent_at = None
+            self._show_state()
+        if process.pid is not None:
+            metrics.process_gone(process.pid)
         if job is not None:
             outcomes.attempt_lost(self.ctx, job, _exit_description(process), stopping=self._stopping.is_set())
 
@@ -271,6 +294,7 @@ class WorkerSlot:
             process.join(5)
         with self._lock:
             self._ready = False
+            self._show_state()
 
     def _shutdown_child(self) -> None:
         process, conn = self._process, self._conn
@@ -285,6 +309,8 @@ class WorkerSlot:
         if process.is_alive():
             process.kill()
             process.join(5)
+        if process.pid is not None:
+            metrics.process_gone(process.pid)
 
 
 def neural_worker_count(settings: Settings, gpus: Callable[[], int]) -> int:
@@ -306,6 +332,8 @@ class LocalExecutor(SlotPool[WorkerSlot]):
         classic = [WorkerSlot(ctx, index) for index in range(workers)]
         neural = [WorkerSlot(ctx, index, SlotKind.NEURAL, gpu) for index, gpu in enumerate(neural_gpus)]
         super().__init__(classic + neural, run_neural=ctx.settings.run_neural)
+        for kind in {slot.kind for slot in self.slots}:
+            metrics.declare_slot_kind(kind)
 
     @classmethod
     def from_settings(cls, ctx: AppContext) -> LocalExecutor:
