@@ -256,12 +256,11 @@ if _NEURAL_UNAVAILABLE and os.environ.get("TAXIWAY_REQUIRE_NEURAL") == "1":
 SPLIT_BY_LAST_PARAMETER = ("tests/api/test_openapi_schemathesis.py",)
 
 
-# Files taken first, in this order (xdist hands files out in collection order): the one whose test
-# runs alone (marked exclusive), while the other processes are only starting, then the longest (by
+# Files taken first, in this order (xdist hands files out in collection order): the longest (by
 # wall time, much of it waiting on restarts and leases), so that none is left running alone at the
-# end. The rest follow in the usual order.
+# end. The rest follow in the usual order, then LAST_FILES: the one whose test runs alone (marked
+# exclusive), when the others are finishing their last short files rather than starting long ones.
 FIRST_FILES = (
-    "tests/api/test_queue_estimates.py",
     "tests/scaleout/test_ray_dispatcher.py",
     "tests/api/test_recovery.py",
     "tests/api/test_openapi_schemathesis.py",
@@ -278,9 +277,13 @@ FIRST_FILES = (
 )
 
 
+LAST_FILES = ("tests/api/test_queue_estimates.py",)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {path: n for n, path in enumerate(FIRST_FILES)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable
+    rank |= {path: len(FIRST_FILES) + 1 + n for n, path in enumerate(LAST_FILES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(FIRST_FILES)))  # stable
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -300,14 +303,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return FileOrParameterScheduling(config, log)
 
 
-@pytest.fixture(autouse=True)
-def _machine_share(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[None]:
-    """Under pytest-xdist, a test marked ``exclusive`` runs with no other test beside it."""
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Under pytest-xdist, a test marked ``exclusive`` runs with nothing else beside it: held
+    around the whole protocol, so that the session and module fixtures other processes set up and
+    tear down with their tests (a Ray head, a server's workers) wait too."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
-        yield
-        return
-    lock_dir = tmp_path_factory.getbasetemp().parent  # shared by the run's processes
-    with machine_share(lock_dir, exclusive=request.node.get_closest_marker("exclusive") is not None):
-        yield
+        return (yield)
+    lock_dir = item.config._tmp_path_factory.getbasetemp().parent  # type: ignore[attr-defined]
+    with machine_share(lock_dir, exclusive=item.get_closest_marker("exclusive") is not None):
+        return (yield)
