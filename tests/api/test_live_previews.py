@@ -39,7 +39,14 @@ def ramp_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
         picture = np.empty((180, 320, 3), np.uint8)
         picture[:, :160], picture[:, 160:] = left, right
         frames.append(picture)
-    return make_video(tmp_path_factory.mktemp("previews") / "ramp.mp4", fps=12, frames=frames, audio=False)
+    return make_video(
+        tmp_path_factory.mktemp("previews") / "ramp.mp4",
+        width=320,
+        height=180,
+        fps=12,
+        frames=frames,
+        audio=False,
+    )
 
 
 def _user(server: Server) -> Api:

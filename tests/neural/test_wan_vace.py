@@ -230,7 +230,7 @@ def test_each_decoded_window_is_offered_as_the_live_preview(model: Path, clip: P
         output_dir=tmp_path / "out",
     )
     engine.run(job, Recording())
-    encoding = events.index("encoding")
+    encoding = next(n for n, event in enumerate(events) if isinstance(event, str) and event == "encoding")
     windows = [event for event in events[:encoding] if isinstance(event, np.ndarray)]
     # Two windows (see the test above): the last frame of each, as soon as it is decoded.
     assert [(window.shape, window.dtype) for window in windows] == [((64, 112, 3), np.uint8)] * 2

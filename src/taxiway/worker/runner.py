@@ -224,11 +224,12 @@ class _ThrottledProgress:
 
     def __call__(self, done: float, total: float, text: str | None = None) -> None:
         self.check_stop()
+        # Kept even when not sent now: a preview or a note sent next shows the progress reached.
+        self._ratio = (min(max(done / total, 0.0), 1.0) if total > 0 else 0.0) * ENGINE_SHARE
         now = time.monotonic()
         if now - self._last_sent < PROGRESS_INTERVAL_SECONDS and text is None:
             return
         self._last_sent = now
-        self._ratio = (min(max(done / total, 0.0), 1.0) if total > 0 else 0.0) * ENGINE_SHARE
         self._report(self._ratio, text)
 
     def note(self, text: str) -> None:
