@@ -174,6 +174,8 @@ def test_event_streams_and_their_links_are_declared(document: dict[str, Any]) ->
     }
     task = document["components"]["schemas"]["Task"]["properties"]["queuePosition"]
     assert task["anyOf"] == [{"type": "integer", "minimum": 1}, {"type": "null"}]
+    previews = document["components"]["schemas"]["Task"]["properties"]["previewUrls"]
+    assert previews["type"] == "array" and previews["items"] == {"type": "string"}
 
 
 def test_responses_have_the_schemas_of_what_is_sent(document: dict[str, Any]) -> None:

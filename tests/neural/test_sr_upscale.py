@@ -13,8 +13,9 @@ from typing import Any
 import httpx
 import pytest
 from sr_models import save_checkpoint, tiny_compact, tiny_esrgan
+from sse_streams import Stream
 
-from support import Api, Server
+from support import API, Api, Server
 from taxiway.core.settings import Settings
 from taxiway.engines.base import EngineError
 from taxiway.engines.catalog import ENGINE_PACKAGES, choose
@@ -98,6 +99,35 @@ def test_progress_advances_and_cancel_stops_the_worker(make_server: Any, tmp_pat
         assert time.monotonic() - started < 5, "the worker did not stop"
         time.sleep(0.05)
     assert api.task(task_id)["artifacts"] == []
+
+
+def test_a_running_neural_upscale_shows_a_live_preview(make_server: Any, tmp_path: Path) -> None:
+    from mediafiles import make_video
+
+    clip = make_video(tmp_path / "clip.mp4", width=64, height=48, seconds=1.5, fps=24, audio=False)
+    model = save_checkpoint(tiny_compact(), tmp_path / "compact.safetensors")
+    server = make_server(
+        upscale_model=str(model),
+        sr_batch_size=2,
+        preview_interval_seconds=0.3,
+        event_poll_interval_seconds=0.1,
+    )
+    api = _user(server)
+    task_id = _submit(api, clip)
+    stream = Stream(
+        f"{server.base_url}{API}/tasks/{task_id}/events", {"Authorization": f"Bearer {api.token}"}
+    )
+    try:
+        assert stream.ended.wait(120), stream.summary()
+    finally:
+        stream.close()
+    running = [data for _, data in stream.events if data["status"] == "RUNNING" and data["previewUrls"]]
+    assert running, stream.summary()
+    assert stream.events[-1][1]["status"] == "SUCCEEDED" and stream.events[-1][1]["previewUrls"] == []
+    links = {data["previewUrls"][0].split("?")[0] for data in running}
+    assert all("/live/" in link for link in links)
+    files = list((server.settings.data_dir / "blobs" / "artifacts").rglob("*"))
+    assert not [path for path in files if "live" in path.parts], "the stills went with the task's end"
 
 
 def test_bad_checkpoints_fail_clearly_and_a_fixed_one_then_works(

@@ -207,6 +207,36 @@ def test_progress_counts_every_denoising_step_of_every_window(
     assert ratios == sorted(ratios) and ratios[-1] == pytest.approx(0.97)  # the rest is the runner's
 
 
+def test_each_decoded_window_is_offered_as_the_live_preview(model: Path, clip: Path, tmp_path: Path) -> None:
+    settings = Settings(
+        models={"m": TINY | {"path": str(model)}}, neural_device="cpu", x264_preset="ultrafast"
+    )
+    engine = build_engine(choose("video_to_video", settings), settings)
+    events: list[Any] = []  # progress texts and offered frames, in order
+
+    class Recording:
+        def __call__(self, done: float, total: float, text: str | None = None) -> None:
+            events.append(text)
+
+        def preview(self, frame: Any) -> None:
+            events.append(frame)
+
+    params = {"text_prompt": "x", "width": 112, "height": 64, "seed": 1}
+    job = EngineJob(
+        "video_to_video",
+        params,
+        video=clip,
+        video_info=probe_file(clip, "video"),
+        output_dir=tmp_path / "out",
+    )
+    engine.run(job, Recording())
+    encoding = next(n for n, event in enumerate(events) if isinstance(event, str) and event == "encoding")
+    windows = [event for event in events[:encoding] if isinstance(event, np.ndarray)]
+    # Two windows (see the test above): the last frame of each, as soon as it is decoded.
+    assert [(window.shape, window.dtype) for window in windows] == [((64, 112, 3), np.uint8)] * 2
+    assert any(isinstance(event, av.VideoFrame) for event in events[encoding:]), "then what it encodes"
+
+
 def test_a_missing_model_folder_fails_the_task_clearly(api: Api, asset: str, folder: Path) -> None:
     response = api.create("gen3/extend", {"assetId": asset, "model": "missing"})
     task = api.wait(response.json()["taskId"])

@@ -8,7 +8,7 @@ from pathlib import Path
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from taxiway.core.db import Database
 from taxiway.store.migrate import alembic_config, migrate
@@ -101,3 +101,59 @@ def test_a_database_at_0002_upgrades_with_version_and_change_seq(database_url: s
         connection.commit()
         version, seq = connection.execute(text("SELECT version, change_seq FROM tasks")).one()
         assert version == 2 and seq > 0
+
+
+def test_a_database_at_0003_upgrades_with_live_previews_versioned(database_url: str, tmp_path: Path) -> None:
+    """0004 adds tasks.preview_key and makes its triggers watch it: a new still alone is a change
+    the streams send. Downgrading drops it and watches what 0003 watched."""
+    db = _database(database_url, tmp_path)
+    config = alembic_config()
+    with db.engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0003")
+        connection.execute(
+            text(
+                "INSERT INTO users (id, name, webhook_secret, created_at) "
+                "VALUES ('u', 'n', 's', '2026-01-01')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO accounts (id, user_id, email, max_jobs, plan, credits_permitted, credits_used, "
+                "storage_quota_bytes, created_at, updated_at) VALUES (1, 'u', 'a@example.com', 1, "
+                "'standard', 0, 0, 1, '2026-01-01', '2026-01-01')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO tasks (id, user_id, account_id, operation, name, params, options, "
+                "input_asset_ids, status, estimated_time_to_start, explore_mode, output_seconds, cost, "
+                "attempt, failed_attempts, created_at, updated_at) VALUES ('t', 'u', 1, 'gen3/extend', "
+                "'n', '{}', '{}', '{}', 'RUNNING', 0, false, 5, 0, 1, 0, '2026-01-01', '2026-01-01')"
+            )
+        )
+        connection.commit()
+        command.upgrade(config, "0004")
+        connection.commit()
+
+        def version() -> int:
+            return int(connection.execute(text("SELECT version FROM tasks")).scalar_one())
+
+        before = version()
+        connection.execute(text("UPDATE tasks SET preview_key = 'artifacts/t/1/live/0.jpg'"))
+        connection.commit()
+        assert version() == before + 1
+        connection.execute(text("UPDATE tasks SET preview_key = 'artifacts/t/1/live/0.jpg'"))
+        connection.commit()
+        assert version() == before + 1, "the same still again is no change"
+        connection.execute(text("UPDATE tasks SET status = 'FAILED'"))
+        connection.commit()
+        assert version() == before + 2, "the columns 0003 watched are still watched"
+
+        command.downgrade(config, "0003")
+        connection.commit()
+        connection.execute(text("UPDATE tasks SET status = 'SUCCEEDED'"))
+        connection.commit()
+        assert version() == before + 3
+        columns = {column["name"] for column in inspect(connection).get_columns("tasks")}
+        assert "preview_key" not in columns and "version" in columns

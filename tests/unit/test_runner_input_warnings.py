@@ -26,7 +26,7 @@ def test_input_warnings_reach_the_progress_text_and_the_result(tmp_path: Path) -
     )
     texts: list[str] = []
     done = JobRunner(settings, blobs).run(
-        job, lambda _, text: texts.append(text) if text else None, lambda: False
+        job, lambda _, text, _preview: texts.append(text) if text else None, lambda: False
     )
     assert done.error is None and done.artifact is not None
     assert done.input_warnings == (

@@ -19,11 +19,13 @@ from taxiway.worker.contract import ClaimedTask, JobDone, JobProgress
 def test_a_backlog_of_progress_is_coalesced_and_a_queued_result_handled_at_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    writes: list[tuple[str, Any]] = []
+    writes: list[tuple[Any, ...]] = []
     monkeypatch.setattr(
         lifecycle,
         "record_progress",
-        lambda ctx, task, attempt, ratio, text: writes.append(("progress", ratio)) or True,
+        lambda ctx, task, attempt, ratio, text, preview_key: (
+            writes.append(("progress", ratio, preview_key)) or True
+        ),
     )
     monkeypatch.setattr(
         lifecycle, "fail", lambda ctx, task, attempt, error, reason, warnings: writes.append(("fail", reason))
@@ -34,9 +36,10 @@ def test_a_backlog_of_progress_is_coalesced_and_a_queued_result_handled_at_once(
     slot._job = ClaimedTask("t", 1, "upscale", {}, {})
 
     for i in range(50):  # what a busy engine sent while the supervisor was writing slowly
-        child.send(JobProgress("t", 1, i / 100, None))
+        child.send(JobProgress("t", 1, i / 100, None, f"artifacts/t/1/live/{i // 10}.jpg"))
     slot._pump_messages()
-    assert writes == [("progress", 0.49)], "one write for the latest progress, not fifty"
+    # (every report names the latest still, so the one written loses none)
+    assert writes == [("progress", 0.49, "artifacts/t/1/live/4.jpg")], "one write for the latest, not fifty"
 
     for i in range(50):
         child.send(JobProgress("t", 1, 0.5 + i / 100, None))
@@ -71,4 +74,7 @@ def test_a_result_waiting_in_the_pipe_past_the_cancel_grace_is_taken_not_killed(
     slot._cancel_sent_at = time.monotonic() - Settings().cancel_grace_seconds - 1
     slot._enforce_deadlines()
     assert killed == [True] and slot.in_flight() is None
-    assert deleted == ["artifacts/t/2"]  # what the killed attempt had started to store
+    assert deleted == [
+        "artifacts/t/1/live",  # the stopped attempt's live preview stills
+        "artifacts/t/2",  # what the killed attempt had started to store
+    ]

@@ -160,6 +160,7 @@ class Task(Model):
     progress_text: Text = None
     estimated_time_to_start: Number = Field(None, alias="estimatedTimeToStartSeconds")
     queue_position: Integer = None  # taxiway's, while waiting: 1 = the next to run (None elsewhere)
+    preview_urls: Texts = ()  # taxiway's, while running: a link to a recent still of the output
     error: Annotated[dict[str, Any] | str | None, _only((dict, str), None)] = None
     artifacts: Annotated[tuple[Artifact, ...], BeforeValidator(_objects)] = ()
     options: Object = Field(default_factory=dict)

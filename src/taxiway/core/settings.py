@@ -134,6 +134,10 @@ class Settings(BaseSettings):
     # Lifetime of the signed stream links (POST events/links), checked when a stream opens.
     event_link_ttl_seconds: int = Field(default=300, gt=0)
 
+    # Live previews: a running task's previewUrls show one of its output frames, refreshed at most
+    # this often (seconds; each costs a JPEG encode and a blob write). 0: no live previews.
+    preview_interval_seconds: float = Field(default=3.0, ge=0)
+
     # Prometheus metrics (GET /metrics). Off: no route, no port, no request timing.
     metrics_enabled: bool = True
     # When set, /metrics answers only requests with "Authorization: Bearer <metrics_token>" (401 else).

@@ -6,9 +6,13 @@ process (so models stay resident) and `run` is called once per task.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+import numpy as np
+from av.video.frame import VideoFrame
 
 from taxiway.media.input_warnings import InputWarnings
 from taxiway.media.probe import MediaInfo
@@ -33,6 +37,27 @@ class Progress(Protocol):
     """Called by an engine as work advances. Raises StopRequested when the task was cancelled."""
 
     def __call__(self, done: float, total: float, text: str | None = None) -> None: ...
+
+
+# An output frame: a PyAV frame, or an H×W×3 uint8 RGB array.
+Frame = VideoFrame | np.ndarray
+PreviewHook = Callable[[Frame], None]
+
+
+class PreviewingProgress(Progress, Protocol):
+    """The progress a worker gives engines: it also takes output frames for the live preview."""
+
+    def preview(self, frame: Frame) -> None:
+        """Offer an output frame; cheap and never raising, so engines may offer every frame they
+        write (one every few seconds is kept). The frame is read, not kept or changed."""
+        ...
+
+
+def preview_hook(progress: Progress) -> PreviewHook | None:
+    """``progress.preview``, through which an engine offers its output frames as the running task's
+    live preview; None for a plain progress function (engines' own tests pass those)."""
+    hook: PreviewHook | None = getattr(progress, "preview", None)
+    return hook
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,16 @@ def record_result(ctx: AppContext, job: ClaimedTask, done: JobDone, *, stopping:
         log.exception("task %s attempt %s: its result could not be recorded", job.task_id, job.attempt)
         if done.artifact is not None:
             ctx.blobs.delete_prefix(job.output_prefix)
+    _delete_live_previews(ctx, job)
+
+
+def _delete_live_previews(ctx: AppContext, job: ClaimedTask) -> None:
+    """The attempt has ended: its live preview stills go (the row no longer names one: it left
+    RUNNING, or a newer attempt holds it). The artifact beside them stays."""
+    try:
+        ctx.blobs.delete_prefix(job.live_preview_prefix)
+    except Exception:  # deleting the task deletes what is left
+        log.exception("task %s attempt %s: its live previews could not be deleted", job.task_id, job.attempt)
 
 
 def _record_result(ctx: AppContext, job: ClaimedTask, done: JobDone, *, stopping: bool) -> None:

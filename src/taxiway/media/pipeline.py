@@ -45,11 +45,13 @@ def transcode_frames(
     on_progress: Callable[[int], None],
     *,
     queue_frames: int = DEFAULT_QUEUE_FRAMES,
+    preview: Callable[[VideoFrame], None] | None = None,
 ) -> int:
     """Feed every frame of ``decoder`` through ``transform`` (worker thread) into ``writer`` (this
     thread). Calls ``on_progress(frames_written)`` every REPORT_EVERY_FRAMES frames and at least
     every REPORT_EVERY_SECONDS, even while waiting for a slow decode; whatever it raises
-    propagates after the worker has stopped.
+    propagates after the worker has stopped. Every frame written is offered to ``preview`` first
+    (a running task's live preview, which keeps one every few seconds).
 
     Returns the number of frames written. Raises DecodeError (also when no frame decodes). Does not
     call ``writer.finish()``.
@@ -68,6 +70,8 @@ def transcode_frames(
         for frame in frames.items(waiting, every=REPORT_EVERY_SECONDS):
             if done == 0 and decoder.start_time is not None:
                 writer.set_source_start(decoder.start_time)
+            if preview is not None:
+                preview(frame)
             writer.write(frame)
             done += 1
             now = time.monotonic()

@@ -1,4 +1,5 @@
-"""JPEG preview stills of a video (evenly spaced through it) or of an image.
+"""JPEG preview stills of a video (evenly spaced through it) or of an image, and of frames as an
+engine makes them (a running task's live preview: :class:`Stills`).
 
 Each still is the first frame at or after its target time, found by seeking to the keyframe before
 it and decoding forward (bounded), so long videos cost a few keyframe decodes, not a full decode.
@@ -14,6 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 from av.container import InputContainer
 from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
@@ -95,6 +97,39 @@ def _write_previews(
         still = scaler(upright(frame, clockwise_rotation(frame)))
         outputs.append(write_jpeg(still, out_dir / f"preview-{len(outputs)}.jpg"))
     return outputs
+
+
+class Stills:
+    """Writes JPEG stills of frames handed over one at a time, each scaled like the previews above
+    (longer side at most ``max_side``): what a running task shows of its output.
+
+    A frame is a PyAV frame (any format, untouched: the scaler reads it into a copy) or an
+    H×W×3 uint8 RGB array. The scaler is kept between calls and rebuilt only when the size changes.
+    """
+
+    def __init__(self, max_side: int = 640) -> None:
+        if max_side < 2:
+            raise ValueError("max_side must be >= 2")
+        self.max_side = max_side
+        self._scaler: Scaler | None = None
+
+    def write(self, frame: VideoFrame | np.ndarray, path: Path) -> Path:
+        if isinstance(frame, np.ndarray):
+            frame = VideoFrame.from_ndarray(
+                np.ascontiguousarray(frame[..., :3], dtype=np.uint8), format="rgb24"
+            )
+        width, height = fit_within(frame.width, frame.height, self.max_side)
+        if self._scaler is None or (self._scaler.width, self._scaler.height) != (width, height):
+            self._scaler = Scaler(
+                width,
+                height,
+                interpolation="bicubic",
+                threads=1,
+                pix_fmt="yuvj420p",
+                matrix="bt470",
+                full_range=True,
+            )
+        return write_jpeg(self._scaler(frame), path)
 
 
 def preview_times(duration: float, frame_count: int, count: int) -> list[float]:

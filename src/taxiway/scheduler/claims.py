@@ -115,6 +115,7 @@ def claim_next(ctx: AppContext, owner: str, work: Work = Work.ANY) -> ClaimedTas
         task.updated_at = now
         task.progress_ratio = 0.0
         task.progress_text = None
+        task.preview_key = None  # a new attempt: no still of its own yet
         task.estimated_time_to_start = 0
         inputs = {
             role: InputRef(

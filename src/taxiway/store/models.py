@@ -165,6 +165,8 @@ class Task(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(100), default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     last_webhook_progress_at: Mapped[datetime | None] = mapped_column(default=None)
+    # While RUNNING: the blob key of the current attempt's latest live preview still (previewUrls).
+    preview_key: Mapped[str | None] = mapped_column(String(500), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -51,6 +51,7 @@ def _finish(
     task.lease_owner = None
     task.lease_expires_at = None
     task.estimated_time_to_start = 0
+    task.preview_key = None  # its attempt's stills are deleted with its files (executors.outcomes)
     if status in states.REFUNDED_STATUSES and task.cost:
         adjust_credits_used(session, task.account_id, -task.cost)
     enqueue_task_event(session, ctx.links(), task, terminal=True)
@@ -78,8 +79,17 @@ def _current(session: Session, task_id: str, attempt: int) -> Task | None:
     return task
 
 
-def record_progress(ctx: AppContext, task_id: str, attempt: int, ratio: float, text: str | None) -> bool:
-    """Store progress; False tells the worker its attempt is no longer current (stop)."""
+def record_progress(
+    ctx: AppContext,
+    task_id: str,
+    attempt: int,
+    ratio: float,
+    text: str | None,
+    *,
+    preview_key: str | None = None,
+) -> bool:
+    """Store progress, and the attempt's latest live preview still (already in the blob store);
+    False tells the worker its attempt is no longer current (stop)."""
     with ctx.db.write() as session:
         task = _current(session, task_id, attempt)
         if task is None:
@@ -87,6 +97,8 @@ def record_progress(ctx: AppContext, task_id: str, attempt: int, ratio: float, t
         task.progress_ratio = round(min(max(ratio, 0.0), 1.0), 4)
         if text is not None:
             task.progress_text = text[:500]
+        if preview_key is not None:
+            task.preview_key = preview_key
         task.updated_at = utcnow()
         enqueue_progress_event(session, ctx.links(), task, ctx.settings.webhook_progress_interval_seconds)
         return True
@@ -193,6 +205,7 @@ def _back_to_pending(task: Task, progress_text: str) -> None:
     task.lease_expires_at = None
     task.progress_ratio = None
     task.progress_text = progress_text
+    task.preview_key = None
     task.updated_at = utcnow()
 
 

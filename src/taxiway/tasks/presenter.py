@@ -28,6 +28,7 @@ from taxiway.core.json_schema import (
     nullable,
 )
 from taxiway.core.timestamps import iso
+from taxiway.store import states
 from taxiway.store.models import Asset, Task
 from taxiway.store.states import ALL_STATUSES
 from taxiway.tasks.operations import OPERATIONS
@@ -113,6 +114,14 @@ def _progress_ratio(task: Task) -> float | str | None:
     return ratio
 
 
+def _live_preview_links(task: Task, links: Links) -> list[str]:
+    """While RUNNING, a link to the latest still of its output; [] otherwise (a finished task's
+    artifacts carry their own previewUrls). Each still has its own key, so a new one is a new URL."""
+    if task.status != states.RUNNING or not task.preview_key:
+        return []
+    return links.blobs([task.preview_key])
+
+
 def task_json(view: TaskView, links: Links) -> dict[str, Any]:
     task = view.task
     options = dict(task.options) | _input_links(view, links) | {"engine": task.engine}
@@ -131,6 +140,7 @@ def task_json(view: TaskView, links: Links) -> dict[str, Any]:
         "progressRatio": _progress_ratio(task),
         "estimatedTimeToStartSeconds": round(task.estimated_time_to_start or 0),
         "queuePosition": view.queue_position,
+        "previewUrls": _live_preview_links(task, links),
         "artifacts": [artifact_json(asset, links) for asset in view.artifacts],
         "sharedAsset": None,
         "sourceAssetId": None,
@@ -180,6 +190,12 @@ TASK_SCHEMA = closed(
             nullable(INTEGER | {"minimum": 1}),
             "While PENDING or THROTTLED: 1 + the waiting tasks of its kind (classic or neural) to be claimed "
             "before it; null once it runs or has finished.",
+        ),
+        "previewUrls": described(
+            array(STRING),
+            "While RUNNING: one signed link to a recent still of the output (JPEG, at most 640 px on its "
+            "longer side), a new link each time the still is refreshed; [] before the first and once the "
+            "task has left RUNNING.",
         ),
         "artifacts": array(ARTIFACT_SCHEMA),
         "sharedAsset": NULL,

@@ -64,6 +64,10 @@ def delete_finished_task(ctx: AppContext, user_id: str, ref: str) -> None:
             session.delete(asset)
         for delivery in session.scalars(select(WebhookDelivery).where(WebhookDelivery.task_id == task.id)):
             session.delete(delivery)
+        task_id = task.id
         session.delete(task)
     for key in keys:
         ctx.blobs.delete(key)
+    # And whatever its attempts left there that no asset names: live preview stills of an attempt
+    # whose result was never recorded (its server died), a lost attempt's partial output.
+    ctx.blobs.delete_prefix(f"artifacts/{task_id}")

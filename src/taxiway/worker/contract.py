@@ -55,6 +55,12 @@ class ClaimedTask:
     def output_prefix(self) -> str:
         return f"artifacts/{self.task_id}/{self.attempt}"
 
+    @property
+    def live_preview_prefix(self) -> str:
+        """Where this attempt's live preview stills go: inside its output prefix, so whatever deletes
+        an attempt's files (lost, stale, killed) deletes them too."""
+        return f"{self.output_prefix}/live"
+
 
 # Supervisor -> worker
 @dataclass(frozen=True)
@@ -85,6 +91,9 @@ class JobProgress:
     attempt: int
     ratio: float
     text: str | None
+    # The attempt's latest live preview still in the blob store (every report repeats it, so that
+    # coalescing reports loses none); None before its first.
+    preview_key: str | None = None
 
 
 @dataclass(frozen=True)

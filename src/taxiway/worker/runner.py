@@ -7,6 +7,7 @@ later), so it touches only the blob store, never the database.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -19,12 +20,13 @@ from taxiway.core import metrics
 from taxiway.core.disk import StorageFull, full_disk_error, is_disk_full
 from taxiway.core.scratch import sweep, working_dir
 from taxiway.core.settings import Settings
-from taxiway.engines.base import Engine, EngineError, EngineJob, StopRequested
+from taxiway.engines.base import Engine, EngineError, EngineJob, Frame, StopRequested
 from taxiway.engines.catalog import UnknownModel, choose
 from taxiway.engines.registry import build_engine
 from taxiway.media.input_warnings import InputWarnings
 from taxiway.media.probe import MediaError, MediaInfo, probe_file
 from taxiway.worker.contract import ClaimedTask, JobDone
+from taxiway.worker.previews import LivePreviews
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,8 @@ log = logging.getLogger(__name__)
 ENGINE_SHARE = 0.98
 PROGRESS_INTERVAL_SECONDS = 0.25
 
-ReportProgress = Callable[[float, str | None], None]
+# (ratio, text or None, the latest live preview still's blob key or None)
+ReportProgress = Callable[[float, str | None, str | None], None]
 
 
 class JobRunner:
@@ -103,6 +106,8 @@ class JobRunner:
         self.sweep_scratch()
         try:
             with working_dir(self.settings.scratch_dir / "jobs", f"{job.task_id}-{job.attempt}-") as work_dir:
+                interval = self.settings.preview_interval_seconds
+                progress.previews = LivePreviews(self.blobs, job.live_preview_prefix, work_dir, interval)
                 return done(artifact=self._run(job, work_dir, progress, warnings))
         except StopRequested:
             return done(cancelled=True)
@@ -192,13 +197,26 @@ def _failure(job: ClaimedTask, exc: Exception) -> dict[str, str]:
 
 
 class _ThrottledProgress:
-    """The Progress callback engines see: stop checks on every call, reports a few per second."""
+    """The Progress callback engines see: stop checks on every call, reports a few per second, and
+    the live preview (every report names its latest still)."""
 
     def __init__(self, report: ReportProgress, stop_requested: Callable[[], bool]) -> None:
-        self._report = report
+        self._report_to = report
         self._stop_requested = stop_requested
         self._last_sent = 0.0
         self._ratio = 0.0
+        self._lock = threading.Lock()  # an engine may offer previews from another thread
+        self.previews: LivePreviews | None = None
+
+    def _report(self, ratio: float, text: str | None) -> None:
+        with self._lock:
+            self._report_to(ratio, text, self.previews.key if self.previews is not None else None)
+
+    def preview(self, frame: Frame) -> None:
+        """An output frame offered for the live preview; a new still is reported at once."""
+        if self.previews is not None and self.previews.offer(frame):
+            self._last_sent = time.monotonic()
+            self._report(self._ratio, None)
 
     def check_stop(self) -> None:
         if self._stop_requested():
@@ -206,11 +224,12 @@ class _ThrottledProgress:
 
     def __call__(self, done: float, total: float, text: str | None = None) -> None:
         self.check_stop()
+        # Kept even when not sent now: a preview or a note sent next shows the progress reached.
+        self._ratio = (min(max(done / total, 0.0), 1.0) if total > 0 else 0.0) * ENGINE_SHARE
         now = time.monotonic()
         if now - self._last_sent < PROGRESS_INTERVAL_SECONDS and text is None:
             return
         self._last_sent = now
-        self._ratio = (min(max(done / total, 0.0), 1.0) if total > 0 else 0.0) * ENGINE_SHARE
         self._report(self._ratio, text)
 
     def note(self, text: str) -> None:

@@ -28,7 +28,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from taxiway.engines.base import EngineError, EngineJob, Progress
+from taxiway.engines.base import EngineError, EngineJob, Progress, preview_hook
 from taxiway.engines.classic.expand_fill import SMOOTHING_S, Compositor, Planes, image_fill
 from taxiway.engines.media_errors import REASON_UNDECODABLE, reencoding
 from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET
@@ -100,7 +100,13 @@ class ClassicExpand:
             until=seconds,
             warnings=job.warnings,
         ) as (decoder, writer):
-            done = transcode_frames(decoder, lambda frame: compositor(scaler(frame)), writer, on_progress)
+            done = transcode_frames(
+                decoder,
+                lambda frame: compositor(scaler(frame)),
+                writer,
+                on_progress,
+                preview=preview_hook(progress),
+            )
             progress(done, max(total, done + 1), "finishing")
             writer.finish()
         try:

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 from av.video.frame import VideoFrame
 
-from taxiway.engines.base import EngineError, EngineJob, Progress
+from taxiway.engines.base import EngineError, EngineJob, PreviewHook, Progress, preview_hook
 from taxiway.engines.classic.extend_motion import (
     CameraMove,
     estimate_motion,
@@ -134,11 +134,16 @@ class ClassicExtend:
             pad_audio=True,
             warnings=job.warnings,
         ) as (decoder, writer):
-            done = transcode_frames(decoder, keep, writer, lambda n: progress(n, max(estimate, n + 1)))
+            preview = preview_hook(progress)
+            done = transcode_frames(
+                decoder, keep, writer, lambda n: progress(n, max(estimate, n + 1)), preview=preview
+            )
             writer.end_audio_source()  # The source's sound ends with its pictures; silence follows.
             count = max(1, round(seconds * decoder.frame_rate))
             total = done + count
-            self._extend(writer, tail, move, count, decoder, seed, lambda k: progress(done + k, total))
+            self._extend(
+                writer, tail, move, count, decoder, seed, lambda k: progress(done + k, total), preview
+            )
             progress(total, total + 1)
             writer.finish()
         progress(total, total)
@@ -153,6 +158,7 @@ class ClassicExtend:
         decoder: VideoDecoder,
         seed: int,
         on_progress: Callable[[int], None],
+        preview: PreviewHook | None = None,
     ) -> None:
         """Measure the final motion, then render and encode ``count`` new frames after ``tail[-1]``."""
         time_base, fps = decoder.time_base, decoder.frame_rate
@@ -183,9 +189,10 @@ class ClassicExtend:
                     while len(pending) < RENDER_AHEAD and k + len(pending) < count:
                         pending.append(pool.submit(render, k + len(pending)))
                     picture = pending.popleft().result()
-                    writer.write(
-                        to_video_frame(picture, start + ticks[k], ticks[k + 1] - ticks[k], time_base)
-                    )
+                    frame = to_video_frame(picture, start + ticks[k], ticks[k + 1] - ticks[k], time_base)
+                    if preview is not None:
+                        preview(frame)
+                    writer.write(frame)
                     if (k + 1) % REPORT_EVERY_FRAMES == 0:
                         on_progress(k + 1)
             finally:

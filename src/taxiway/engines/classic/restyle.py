@@ -44,7 +44,7 @@ from typing import Any
 
 from av.video.frame import VideoFrame
 
-from taxiway.engines.base import EngineError, EngineJob, Progress
+from taxiway.engines.base import EngineError, EngineJob, Progress, preview_hook
 from taxiway.engines.classic.looks import LookChoice, resolve_look
 from taxiway.engines.classic.restyle_looks import LookRenderer
 from taxiway.engines.media_errors import reencoding
@@ -178,7 +178,13 @@ class ClassicRestyle:
             until=settings.seconds,
             warnings=job.warnings,
         ) as (decoder, writer):
-            done = transcode_frames(decoder, _Restyler(settings, self.filter_threads), writer, on_progress)
+            done = transcode_frames(
+                decoder,
+                _Restyler(settings, self.filter_threads),
+                writer,
+                on_progress,
+                preview=preview_hook(progress),
+            )
             progress(done, max(total, done + 1), "finishing")
             writer.finish()
         progress(done, done)

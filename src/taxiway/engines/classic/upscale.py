@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from taxiway.engines.base import EngineError, EngineJob, Progress
+from taxiway.engines.base import EngineError, EngineJob, Progress, preview_hook
 from taxiway.engines.media_errors import reencoding
 from taxiway.media.encode import DEFAULT_CRF, DEFAULT_PRESET
 from taxiway.media.geometry import four_k_class
@@ -95,7 +95,7 @@ class ClassicUpscale:
             threads=self.encoder_threads,
             warnings=job.warnings,
         ) as (decoder, writer):
-            done = transcode_frames(decoder, scaler, writer, on_progress)
+            done = transcode_frames(decoder, scaler, writer, on_progress, preview=preview_hook(progress))
             progress(done, max(total, done + 1), "finishing")
             writer.finish()
         progress(done, done)

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 from av.video.frame import VideoFrame
 
-from taxiway.engines.base import EngineJob, Progress
+from taxiway.engines.base import EngineJob, PreviewHook, Progress, preview_hook
 from taxiway.engines.classic.upscale import upscale_target
 from taxiway.engines.media_errors import reencoding
 from taxiway.engines.neural.devices import ModelLoadError, out_of_memory, pick_device
@@ -346,7 +346,7 @@ class SpandrelUpscale:
         total: int,
         size: tuple[int, int] | None,
     ) -> int:
-        encoder = _Encoder(decoder, writer, scaler)
+        encoder = _Encoder(decoder, writer, scaler, preview_hook(progress))
         with Stages() as stages:
             batches: Handoff[_Batch] = stages.handoff(QUEUE_BATCHES)
             upscaled: Handoff[_Upscaled] = stages.handoff(QUEUE_FRAMES)
@@ -420,10 +420,13 @@ def _steadied(items: Iterator[_Upscaled], smoother: TemporalSmoother) -> Iterato
 
 
 class _Encoder:
-    """The encode stage: upscaled RGB frames, with their source frame's timing, resized and written."""
+    """The encode stage: upscaled RGB frames, with their source frame's timing, resized and written
+    (and offered, before resizing, as the live preview)."""
 
-    def __init__(self, decoder: VideoDecoder, writer: H264Writer, scaler: Scaler) -> None:
-        self.decoder, self.writer, self.scaler = decoder, writer, scaler
+    def __init__(
+        self, decoder: VideoDecoder, writer: H264Writer, scaler: Scaler, preview: PreviewHook | None = None
+    ) -> None:
+        self.decoder, self.writer, self.scaler, self.preview = decoder, writer, scaler, preview
         self.frames = 0  # written; read by the model thread for progress
 
     def __call__(self, item: _Upscaled) -> None:
@@ -431,5 +434,7 @@ class _Encoder:
         copy_timing(item.frame, frame)
         if self.frames == 0 and self.decoder.start_time is not None:
             self.writer.set_source_start(self.decoder.start_time)
+        if self.preview is not None:
+            self.preview(frame)
         self.writer.write(self.scaler(frame))
         self.frames += 1

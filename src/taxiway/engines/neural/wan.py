@@ -26,7 +26,8 @@ keep frames, cross-fades those frames between the two windows instead); see
 :mod:`~taxiway.engines.neural.frame_plan`. Outputs keep the source's frame rate: generated
 pictures change ``fps`` times a second and are held in between (no blending). ``seed`` seeds one
 CPU ``torch.Generator`` for the whole task, so a seed reproduces a result on any device.
-Progress counts denoising steps over all windows; a cancel stops at the next step.
+Progress counts denoising steps over all windows; a cancel stops at the next step. Each window's
+last frame, once decoded, is offered as the running task's live preview (no latent previews).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ import numpy as np
 from av.video.frame import VideoFrame
 
 from taxiway.core.model_config import AnyWanModel
-from taxiway.engines.base import EngineError, EngineJob, Progress
+from taxiway.engines.base import EngineError, EngineJob, Progress, preview_hook
 from taxiway.engines.media_errors import REASON_UNDECODABLE, reencoding, undecodable_input_errors
 from taxiway.engines.neural.devices import pick_device
 from taxiway.engines.neural.frame_plan import (
@@ -280,6 +281,7 @@ class WanEngine:
             units,
             f"{text}: {total} frames at {self.config.fps} fps, {len(spans)} window(s) × {steps} steps",
         )
+        preview = preview_hook(progress)
         generator = torch.Generator("cpu").manual_seed(int(params.get("seed") or 0))
         prompt = encode_prompt(self.pipe, params.get("text_prompt") or "", self.config)
         out = np.empty_like(timeline.video)
@@ -300,6 +302,8 @@ class WanEngine:
             if number > 0 and mask is None:
                 frames[:context] = _cross_fade(out[span.start : span.start + context], frames[:context])
             out[span.start : stop] = frames
+            if preview is not None:  # the latest decoded window shows how the output takes shape
+                preview(frames[-1])
         progress(ENCODING, 1, "encoding")
         return out
 
@@ -321,6 +325,7 @@ class WanEngine:
                 lambda frame: to_frame(picture(frame), frame),
                 writer,
                 lambda _: progress(ENCODING, 1),
+                preview=preview_hook(progress),
             )
             writer.finish()
         return target

@@ -60,8 +60,8 @@ def child_main(conn: Connection, settings_data: dict[str, Any], gpu: str | None 
         stop.clear()
         current[:] = [(job.task_id, job.attempt)]
 
-        def report(ratio: float, text: str | None, job: ClaimedTask = job) -> None:
-            send(JobProgress(job.task_id, job.attempt, ratio, text))
+        def report(ratio: float, text: str | None, preview_key: str | None, job: ClaimedTask = job) -> None:
+            send(JobProgress(job.task_id, job.attempt, ratio, text, preview_key))
 
         result = runner.run(job, report, stop.is_set)
         current.clear()

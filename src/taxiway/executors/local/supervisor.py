@@ -238,7 +238,12 @@ class WorkerSlot:
         if self._current(message.task_id, message.attempt) is None:
             return
         if not lifecycle.record_progress(
-            self.ctx, message.task_id, message.attempt, message.ratio, message.text
+            self.ctx,
+            message.task_id,
+            message.attempt,
+            message.ratio,
+            message.text,
+            preview_key=message.preview_key,
         ):
             self.cancel(message.task_id)  # cancelled by the user, or the attempt went stale
 

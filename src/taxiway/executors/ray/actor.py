@@ -40,6 +40,7 @@ class ProgressSnapshot:
     seq: int
     ratio: float
     text: str | None
+    preview_key: str | None = None  # the latest live preview still, in the shared blob store
 
 
 class SlotWorker:
@@ -87,13 +88,15 @@ class SlotWorker:
         seq = 0
         last_text: str | None = None
 
-        def report(ratio: float, text: str | None) -> None:
+        def report(ratio: float, text: str | None, preview_key: str | None) -> None:
             nonlocal seq, last_text
-            # The dispatcher polls, so it may skip reports: keep the last text rather than lose it.
-            last_text = text if text is not None else last_text
             with self._lock:
+                # The dispatcher polls, so it may skip reports: keep the last text rather than lose it.
+                last_text = text if text is not None else last_text
                 seq += 1
-                self._progress = ProgressSnapshot(job.task_id, job.attempt, seq, ratio, last_text)
+                self._progress = ProgressSnapshot(
+                    job.task_id, job.attempt, seq, ratio, last_text, preview_key
+                )
 
         return report
 

@@ -279,7 +279,14 @@ class RaySlot:
         ):
             return
         self._last_seq = snapshot.seq
-        if not lifecycle.record_progress(self.ctx, job.task_id, job.attempt, snapshot.ratio, snapshot.text):
+        if not lifecycle.record_progress(
+            self.ctx,
+            job.task_id,
+            job.attempt,
+            snapshot.ratio,
+            snapshot.text,
+            preview_key=snapshot.preview_key,
+        ):
             self.cancel(job.task_id)  # cancelled by the user, or the attempt went stale
 
     def _enforce_deadlines(self) -> None:
