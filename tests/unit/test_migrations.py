@@ -8,7 +8,7 @@ from pathlib import Path
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
 
 from taxiway.core.db import Database
 from taxiway.store.migrate import alembic_config, migrate
@@ -63,6 +63,30 @@ def test_an_existing_database_upgrades_with_its_rows(tmp_path: Path) -> None:
         )
 
 
+def _one_task(connection: Connection, *, status: str, attempt: int) -> None:
+    """A user, an account and one task, written in SQL as the schema stood at an older revision."""
+    connection.execute(
+        text("INSERT INTO users (id, name, webhook_secret, created_at) VALUES ('u', 'n', 's', '2026-01-01')")
+    )
+    connection.execute(
+        text(
+            "INSERT INTO accounts (id, user_id, email, max_jobs, plan, credits_permitted, credits_used, "
+            "storage_quota_bytes, created_at, updated_at) VALUES (1, 'u', 'a@example.com', 1, "
+            "'standard', 0, 0, 1, '2026-01-01', '2026-01-01')"
+        )
+    )
+    connection.execute(
+        text(
+            "INSERT INTO tasks (id, user_id, account_id, operation, name, params, options, "
+            "input_asset_ids, status, estimated_time_to_start, explore_mode, output_seconds, cost, "
+            "attempt, failed_attempts, created_at, updated_at) VALUES ('t', 'u', 1, 'gen3/extend', "
+            "'n', '{}', '{}', '{}', :status, 0, false, 5, 0, :attempt, 0, '2026-01-01', '2026-01-01')"
+        ),
+        {"status": status, "attempt": attempt},
+    )
+    connection.commit()
+
+
 def test_a_database_at_0002_upgrades_with_version_and_change_seq(database_url: str, tmp_path: Path) -> None:
     """0003 on a database with tasks: they keep version 1 and change_seq 0 (older than any cursor),
     and from then on the triggers version every change."""
@@ -71,28 +95,7 @@ def test_a_database_at_0002_upgrades_with_version_and_change_seq(database_url: s
     with db.engine.connect() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0002")
-        connection.execute(
-            text(
-                "INSERT INTO users (id, name, webhook_secret, created_at) "
-                "VALUES ('u', 'n', 's', '2026-01-01')"
-            )
-        )
-        connection.execute(
-            text(
-                "INSERT INTO accounts (id, user_id, email, max_jobs, plan, credits_permitted, credits_used, "
-                "storage_quota_bytes, created_at, updated_at) VALUES (1, 'u', 'a@example.com', 1, "
-                "'standard', 0, 0, 1, '2026-01-01', '2026-01-01')"
-            )
-        )
-        connection.execute(
-            text(
-                "INSERT INTO tasks (id, user_id, account_id, operation, name, params, options, "
-                "input_asset_ids, status, estimated_time_to_start, explore_mode, output_seconds, cost, "
-                "attempt, failed_attempts, created_at, updated_at) VALUES ('t', 'u', 1, 'gen3/extend', "
-                "'n', '{}', '{}', '{}', 'PENDING', 0, false, 5, 0, 0, 0, '2026-01-01', '2026-01-01')"
-            )
-        )
-        connection.commit()
+        _one_task(connection, status="PENDING", attempt=0)
     migrate(db)
     with db.engine.connect() as connection:
         row = connection.execute(text("SELECT version, change_seq FROM tasks")).one()
@@ -111,28 +114,7 @@ def test_a_database_at_0003_upgrades_with_live_previews_versioned(database_url: 
     with db.engine.connect() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0003")
-        connection.execute(
-            text(
-                "INSERT INTO users (id, name, webhook_secret, created_at) "
-                "VALUES ('u', 'n', 's', '2026-01-01')"
-            )
-        )
-        connection.execute(
-            text(
-                "INSERT INTO accounts (id, user_id, email, max_jobs, plan, credits_permitted, credits_used, "
-                "storage_quota_bytes, created_at, updated_at) VALUES (1, 'u', 'a@example.com', 1, "
-                "'standard', 0, 0, 1, '2026-01-01', '2026-01-01')"
-            )
-        )
-        connection.execute(
-            text(
-                "INSERT INTO tasks (id, user_id, account_id, operation, name, params, options, "
-                "input_asset_ids, status, estimated_time_to_start, explore_mode, output_seconds, cost, "
-                "attempt, failed_attempts, created_at, updated_at) VALUES ('t', 'u', 1, 'gen3/extend', "
-                "'n', '{}', '{}', '{}', 'RUNNING', 0, false, 5, 0, 1, 0, '2026-01-01', '2026-01-01')"
-            )
-        )
-        connection.commit()
+        _one_task(connection, status="RUNNING", attempt=1)
         command.upgrade(config, "0004")
         connection.commit()
 
