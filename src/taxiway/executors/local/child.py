@@ -20,7 +20,17 @@ from taxiway.worker.contract import CancelJob, ClaimedTask, JobProgress, Ready, 
 from taxiway.worker.runner import JobRunner
 
 
-def child_main(conn: Connection, settings_data: dict[str, Any], gpu: str | None = None) -> None:
+def child_main(
+    conn: Connection,
+    settings_data: dict[str, Any],
+    gpu: str | None = None,
+    environment: dict[str, str] | None = None,
+) -> None:
+    if environment is not None:
+        # Forked from a forkserver, this process has the environment that started the forkserver:
+        # take the supervisor's as it is now (the metrics directory, thread counts, ...).
+        os.environ.clear()
+        os.environ.update(environment)
     if gpu is not None:
         # Before anything imports torch (engines load lazily): this worker sees only its GPU.
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu
