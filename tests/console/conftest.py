@@ -53,7 +53,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One server for a test module: two worker slots, live previews every 0.3 s, and a configured
+    """One server for a test module: two worker slots, live previews every second, and a configured
     model whose weights are missing (the model picker shows it, not ready). A model configured on
     a machine without a GPU leaves the classic engines the defaults."""
     data_dir = tmp_path_factory.mktemp("console-data")
@@ -63,7 +63,7 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
         workers=2,
         neural_workers=0,
         run_neural=False,
-        preview_interval_seconds=0.3,
+        preview_interval_seconds=1.0,
         models={"x4plus": {"engine": "spandrel", "path": "missing-x4plus.pth", "operations": ["upscale"]}},
     )
     server = Server(settings).start()

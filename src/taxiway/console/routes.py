@@ -6,7 +6,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -58,7 +59,12 @@ class ConsoleFiles(StaticFiles):
         }
 
     async def get_response(self, path: str, scope: Scope) -> Response:
-        response = await super().get_response(path, scope)
+        try:
+            response = await super().get_response(path, scope)
+        except HTTPException as exc:  # a missing file: answered in the API's shape, headers and all
+            response = JSONResponse(
+                {"error": exc.detail, "code": exc.status_code}, status_code=exc.status_code
+            )
         response.headers.update(self.headers)
         return response
 

@@ -33,7 +33,7 @@ function video(src, label) {
 }
 
 /** A result viewer for `resultUrl`, compared with `inputUrl` when there is one. */
-export function resultViewer(resultUrl, inputUrl, name) {
+export function resultViewer(resultUrl, inputUrl, name, poster = "") {
   const root = el("div", { className: "viewer" });
   const stage = el("div", { className: "stage" });
   const modes = el("div", { className: "modes", role: "radiogroup" });
@@ -56,6 +56,7 @@ export function resultViewer(resultUrl, inputUrl, name) {
   const render = (mode) => {
     if (mode === "result" || !inputUrl) {
       const player = el("video", { src: resultUrl, controls: true, preload: "metadata", playsInline: true });
+      if (poster) player.poster = poster;
       player.setAttribute("aria-label", "Result video");
       return [player];
     }

@@ -75,6 +75,9 @@ export class TaskBoard {
     const text = el("p", { className: "task-text" });
     const problem = el("p", { className: "task-error", role: "alert" });
     const preview = el("img", { className: "live-preview", alt: `Live preview of ${task.name}`, hidden: true });
+    // Only the two latest stills are kept: a link read late may be gone (404). The next one comes.
+    preview.addEventListener("error", () => (preview.hidden = true));
+    preview.addEventListener("load", () => (preview.hidden = card.task.status !== "RUNNING"));
     const result = el("div", { className: "result" });
     const cancel = el("button", { type: "button" }, "Cancel");
     cancel.setAttribute("aria-label", `Cancel ${task.name}`);
@@ -128,8 +131,8 @@ export class TaskBoard {
     text.textContent = task.progressText || "";
     text.hidden = !task.progressText || !live;
     const still = task.status === "RUNNING" && task.previewUrls && task.previewUrls[0];
-    if (still && still !== preview.src) preview.src = still;
-    preview.hidden = !still;
+    if (still && still !== preview.src) preview.src = still; // shown once it has loaded
+    if (!still) preview.hidden = true;
     cancel.hidden = !live;
     if (task.status === "FAILED" && task.error) {
       problem.textContent = `${task.error.reason}: ${task.error.message || task.error.errorMessage}`;
@@ -183,7 +186,7 @@ export class TaskBoard {
         before = null; // the input was deleted: the result is shown alone
       }
     }
-    const viewer = resultViewer(artifact.url, before, task.name);
+    const viewer = resultViewer(artifact.url, before, task.name, artifact.previewUrls?.[0]);
     const download = el("a", { className: "button", href: artifact.url, download: artifact.filename }, "Download");
     download.setAttribute("aria-label", `Download ${artifact.filename}`);
     const use = el("button", { type: "button", className: "primary" }, "Use as input");
