@@ -44,15 +44,17 @@ def guide(media_dir: Path) -> Path:
 def assert_plays(video: Locator, timeout: float = 20) -> None:
     """The video decodes and its clock moves (Debian's Chromium plays H.264)."""
     expect(video).to_be_visible()
-    video.evaluate("node => { node.muted = true; node.play().catch(() => {}); }")
+    node = video.element_handle()
+    node.evaluate("node => { node.muted = true; node.play().catch((e) => { node.dataset.refused = String(e); }); }")
     deadline = time.monotonic() + timeout
     state: dict[str, object] = {}
     while time.monotonic() < deadline:
-        state = video.evaluate(
-            "node => ({ready: node.readyState, time: node.currentTime,"
-            " error: node.error && node.error.message, paused: node.paused, ended: node.ended})"
+        state = node.evaluate(
+            "node => ({ready: node.readyState, time: node.currentTime, refused: node.dataset.refused,"
+            " error: node.error && node.error.message, paused: node.paused, connected: node.isConnected,"
+            " src: node.currentSrc.split('?')[0]})"
         )
-        if state["error"]:
+        if state["error"] or state["refused"]:
             break
         if int(state["ready"]) >= 2 and float(state["time"]) > 0.1:  # type: ignore[call-overload]
             return
