@@ -48,11 +48,13 @@ def main() -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         subprocess.run([*TAXIWAY, "sample", str(data / "holiday.mp4"), "--seconds", "4"], check=True, env=env)
+        create_user = [*TAXIWAY, "admin", "user", "create", "alice"]
         token = subprocess.run(
-            [*TAXIWAY, "admin", "user", "create", "alice"], check=True, env=env, capture_output=True, text=True
+            create_user, check=True, env=env, capture_output=True, text=True
         ).stdout.strip()
+        serve = [*TAXIWAY, "serve", "--port", str(port)]
         with open(data / "serve.log", "wb") as log:
-            server = subprocess.Popen([*TAXIWAY, "serve", "--port", str(port)], env=env, stdout=log, stderr=log)
+            server = subprocess.Popen(serve, env=env, stdout=log, stderr=log)
         try:
             while True:
                 try:

@@ -45,7 +45,9 @@ def assert_plays(video: Locator, timeout: float = 20) -> None:
     """The video decodes and its clock moves (Debian's Chromium plays H.264)."""
     expect(video).to_be_visible()
     node = video.element_handle()
-    node.evaluate("node => { node.muted = true; node.play().catch((e) => { node.dataset.refused = String(e); }); }")
+    node.evaluate(
+        "node => { node.muted = true; node.play().catch((e) => (node.dataset.refused = String(e))); }"
+    )
     deadline = time.monotonic() + timeout
     state: dict[str, object] = {}
     while time.monotonic() < deadline:
