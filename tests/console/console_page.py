@@ -90,7 +90,7 @@ class ConsolePage:
         return self.page.get_by_role("form", name=title)
 
     def run(self, title: str, fields: dict[str, str] | None = None, video: str | None = None) -> Locator:
-        """Fill in an operation's form and run it; the form."""
+        """Fill in an operation's form and run it; the new task's card."""
         form = self.choose_operation(title)
         if video is not None:
             select_containing(form.get_by_role("combobox", name="Video", exact=True), video)
@@ -105,16 +105,25 @@ class ConsolePage:
                 control.set_checked(value == "true")
             else:
                 control.fill(value)
+        return self.submit(form)
+
+    def submit(self, form: Locator) -> Locator:
+        """Press the form's Run button; the card of the task it made (or of the newest task, when
+        the server refused: then the form shows why)."""
+        before = set(self.tasks().evaluate_all("cards => cards.map((card) => card.dataset.taskId)"))
         form.get_by_role("button", name=re.compile("^Run ")).click()
-        return form
+        expect(form.get_by_role("button", name=re.compile("^Run "))).to_be_enabled()  # answered
+        after = self.tasks().evaluate_all("cards => cards.map((card) => card.dataset.taskId)")
+        made = [task_id for task_id in after if task_id not in before]
+        return self.task(made[0]) if made else self.tasks().first
+
+    def task(self, task_id: str) -> Locator:
+        return self.page.locator(f'article.task[data-task-id="{task_id}"]')
 
     # Tasks --------------------------------------------------------------------------------------
 
     def tasks(self) -> Locator:
         return self.page.locator("article.task")
-
-    def newest_task(self) -> Locator:
-        return self.tasks().first
 
     def wait_status(self, task: Locator, status: str, timeout: float = 90_000) -> None:
         expect(task.get_by_role("status")).to_have_text(status, timeout=timeout)

@@ -145,8 +145,7 @@ def test_every_operation_runs_to_succeeded_and_its_result_plays(
         form = console.choose_operation(title)
         if title == "Expand":
             select_containing(form.get_by_role("combobox", name="Guiding image"), guide.name)
-        console.run(title, fields, video=tiny_clip.name)
-        task = console.newest_task()
+        task = console.run(title, fields, video=tiny_clip.name)
         expect(task).to_have_attribute("aria-label", re.compile(f"^{re.escape(title.split(' (')[0])}"))
         console.wait_status(task, "SUCCEEDED")
         assert_plays(task.get_by_label("Result video"))
@@ -164,8 +163,7 @@ def test_a_running_task_shows_progress_eta_and_a_live_preview_then_its_result(
 ) -> None:
     console = make_page().sign_in(user.token)
     console.upload(slow_clip)
-    console.run("Upscale to 4K", video=slow_clip.name)
-    task = console.newest_task()
+    task = console.run("Upscale to 4K", video=slow_clip.name)
     console.wait_status(task, "RUNNING", timeout=30_000)
     progress = task.get_by_role("progressbar", name=f"Progress of Upscaled {slow_clip.name}")
     console.page.wait_for_function("bar => bar.value > 0 && bar.value < 1", arg=progress.element_handle())
@@ -187,8 +185,7 @@ def test_compare_side_by_side_and_wipe_play_in_step_and_download(
 ) -> None:
     console = make_page().sign_in(user.token)
     console.upload(tiny_clip)
-    console.run("Extend (Gen-3)", {"Seconds": "10"}, video=tiny_clip.name)
-    task = console.newest_task()
+    task = console.run("Extend (Gen-3)", {"Seconds": "10"}, video=tiny_clip.name)
     console.wait_status(task, "SUCCEEDED")
     view = task.get_by_role("radiogroup", name=re.compile("^View of"))
     view.get_by_role("radio", name="Side by side").click()
@@ -225,41 +222,49 @@ def test_compare_side_by_side_and_wipe_play_in_step_and_download(
     assert Path(download.value.path()).read_bytes()[4:8] == b"ftyp"
 
 
-def test_chain_use_as_input_restyle_then_extend_then_upscale(
+def use_result(task: Locator) -> str:
+    """Press the task's "use as input"; the name of the asset it chose."""
+    use = task.get_by_role("button", name=re.compile(r"^Use .* as input$"))
+    name = re.sub(r"^Use (.*) as input$", r"\1", use.get_attribute("aria-label") or "")
+    use.click()
+    expect(task.page.get_by_role("combobox", name="Operation")).to_be_focused()
+    return name
+
+
+def run_on_chosen_input(console: ConsolePage, title: str, chosen: str) -> Locator:
+    """Run an operation on the input "use as input" chose (it stays chosen across operations)."""
+    form = console.choose_operation(title)
+    video = form.get_by_role("combobox", name="Video", exact=True)
+    expect(video).to_contain_text(chosen)
+    assert video.evaluate("node => node.selectedOptions[0].textContent").startswith(f"{chosen} (")
+    task = console.submit(form)
+    console.wait_status(task, "SUCCEEDED")
+    return task
+
+
+def test_chain_upscale_the_restyled_video_and_extend_it_twice(
     make_page: Callable[..., ConsolePage], user: Api, tiny_clip: Path
 ) -> None:
     console = make_page().sign_in(user.token)
     console.upload(tiny_clip)
-    console.run("Video to video", {"Prompt": "sepia", "Seconds": "5"}, video=tiny_clip.name)
-    restyle = console.newest_task()
+    restyle = console.run("Video to video", {"Prompt": "sepia", "Seconds": "5"}, video=tiny_clip.name)
     console.wait_status(restyle, "SUCCEEDED")
-    restyled = restyle.get_by_role("button", name=re.compile(r"^Use .* as input$"))
-    restyled_name = re.sub(r"^Use (.*) as input$", r"\1", restyled.get_attribute("aria-label") or "")
-    restyled.click()
-    expect(console.page.get_by_role("combobox", name="Operation")).to_be_focused()
 
-    # Extend the restyled video (the chosen input stays chosen across operations)...
-    form = console.choose_operation("Extend (Gen-3)")
-    expect(form.get_by_role("combobox", name="Video", exact=True)).to_contain_text(restyled_name)
-    selected = form.get_by_role("combobox", name="Video", exact=True).evaluate(
-        "node => node.selectedOptions[0].textContent"
-    )
-    assert selected.startswith(restyled_name)
-    form.get_by_role("button", name=re.compile("^Run ")).click()
-    extend = console.newest_task()
-    expect(extend).to_have_attribute("aria-label", f"Extend: {restyled_name} extended by 5s")
-    console.wait_status(extend, "SUCCEEDED")
-    # ...and upscale what that made.
-    extended = extend.get_by_role("button", name=re.compile(r"^Use .* as input$"))
-    extended_name = re.sub(r"^Use (.*) as input$", r"\1", extended.get_attribute("aria-label") or "")
-    assert extended_name == f"{restyled_name.removesuffix('.mp4')} extended by 5s.mp4"
-    extended.click()
-    form = console.choose_operation("Upscale to 4K")
-    form.get_by_role("button", name=re.compile("^Run ")).click()
-    upscale = console.newest_task()
-    expect(upscale).to_have_attribute("aria-label", f"Upscale to 4K: Upscaled {extended_name}")
-    console.wait_status(upscale, "SUCCEEDED")
+    restyled = use_result(restyle)
+    upscale = run_on_chosen_input(console, "Upscale to 4K", restyled)
+    expect(upscale).to_have_attribute("aria-label", f"Upscale to 4K: Upscaled {restyled}")
     assert_plays(upscale.get_by_label("Result video"))
+
+    restyled = use_result(restyle)
+    extend = run_on_chosen_input(console, "Extend (Gen-3)", restyled)
+    expect(extend).to_have_attribute("aria-label", f"Extend: {restyled} extended by 5s")
+    extended = use_result(extend)
+    assert extended == f"{restyled.removesuffix('.mp4')} extended by 5s.mp4"
+    again = run_on_chosen_input(console, "Extend (Gen-3)", extended)
+    expect(again).to_contain_text("12 fps")
+    task = user.task(again.get_attribute("data-task-id") or "")
+    assert task["options"]["extended_count"] == 2
+    assert task["artifacts"][0]["metadata"]["duration"] == 11
 
 
 def test_cancel_a_running_task_then_delete_it_and_read_its_json(
@@ -267,8 +272,7 @@ def test_cancel_a_running_task_then_delete_it_and_read_its_json(
 ) -> None:
     console = make_page().sign_in(user.token)
     console.upload(slow_clip)
-    console.run("Upscale to 4K (Gen-3 Alpha)", video=slow_clip.name)
-    task = console.newest_task()
+    task = console.run("Upscale to 4K (Gen-3 Alpha)", video=slow_clip.name)
     console.wait_status(task, "RUNNING", timeout=30_000)
     task.get_by_role("button", name=re.compile("^Cancel ")).click()
     console.wait_status(task, "CANCELLED", timeout=10_000)
@@ -321,8 +325,7 @@ def test_server_refusals_are_shown_beside_the_field_or_the_form_in_its_words(
 
     # 429: maxJobs 1 while a task runs; 409: deleting the input of a live task.
     form = console.choose_operation("Upscale to 4K")
-    console.run("Upscale to 4K", video=slow_clip.name)
-    running = console.newest_task()
+    running = console.run("Upscale to 4K", video=slow_clip.name)
     expect(running.get_by_role("status")).to_have_text(re.compile("PENDING|RUNNING"))
     console.run("Upscale to 4K", video=tiny_clip.name)
     expect(form.get_by_role("alert")).to_contain_text(
@@ -345,12 +348,10 @@ def test_a_phone_width_needs_no_horizontal_scrolling_and_works_by_keyboard(
     console.page.keyboard.press("Enter")
     expect(console.page.get_by_role("heading", name="Run an operation")).to_be_visible()
     console.upload(tiny_clip)
-    console.run("Expand", {"Aspect ratio": "portrait"}, video=tiny_clip.name)
-    task = console.newest_task()
+    task = console.run("Expand", {"Aspect ratio": "portrait"}, video=tiny_clip.name)
     console.wait_status(task, "SUCCEEDED")
     task.get_by_role("radio", name="Wipe").click()
-    console.run("Upscale to 4K", video=tiny_clip.name)
-    console.wait_status(console.newest_task(), "SUCCEEDED")
+    console.wait_status(console.run("Upscale to 4K", video=tiny_clip.name), "SUCCEEDED")
     overflow = console.page.evaluate(
         "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
