@@ -90,6 +90,33 @@ def test_a_wrong_token_is_refused_in_the_servers_words_and_the_right_one_signs_i
     assert console.page.evaluate("sessionStorage.getItem('taxiway.token')") is None
 
 
+def test_a_user_without_accounts_is_told_so_and_makes_one(
+    make_page: Callable[..., ConsolePage], console_server: Server, tiny_clip: Path
+) -> None:
+    api = console_server.new_user()
+    console = make_page().sign_in(api.token)
+    accounts = console.page.get_by_role("region", name="Accounts")
+    expect(accounts).to_contain_text("No account yet")
+    # Nothing fails silently: an upload before any account says what the server says.
+    console.expect_refusal(400)
+    console.page.get_by_label("Choose file").set_input_files(str(tiny_clip))
+    expect(console.page.get_by_role("alert").filter(has_text="tiny.mp4: ")).to_contain_text("account")
+
+    accounts.get_by_text("New account").click()
+    accounts.get_by_role("textbox", name="Email").fill("new@example.com")
+    accounts.get_by_role("spinbutton", name="Max jobs").fill("3")
+    accounts.get_by_role("button", name="Create account").click()
+    expect(accounts.get_by_role("listitem")).to_contain_text("new@example.com")
+    expect(accounts.get_by_role("listitem")).to_contain_text("maxJobs 3")
+    expect(accounts.get_by_text("No account yet")).to_be_hidden()
+    console.upload(tiny_clip)
+    # A refused account is said in the server's words too.
+    accounts.get_by_role("spinbutton", name="Max jobs").fill("11")
+    accounts.get_by_role("textbox", name="Email").fill("other@example.com")
+    accounts.get_by_role("button", name="Create account").click()
+    expect(accounts.get_by_role("alert")).to_contain_text("maxJobs 11 is out of range; valid range: 1…10")
+
+
 def test_upload_by_drop_with_progress_library_metadata_thumbnail_and_delete(
     make_page: Callable[..., ConsolePage], user: Api, tiny_clip: Path, tmp_path: Path
 ) -> None:
@@ -267,16 +294,32 @@ def test_chain_upscale_the_restyled_video_and_extend_it_twice(
     assert task["artifacts"][0]["metadata"]["duration"] == 11
 
 
-def test_cancel_a_running_task_then_delete_it_and_read_its_json(
+def test_a_waiting_task_shows_its_place_in_the_queue_and_tasks_cancel_then_delete(
     make_page: Callable[..., ConsolePage], user: Api, slow_clip: Path
 ) -> None:
     console = make_page().sign_in(user.token)
     console.upload(slow_clip)
-    task = console.run("Upscale to 4K (Gen-3 Alpha)", video=slow_clip.name)
+    # Two worker slots: the third and fourth tasks wait their turn.
+    running = [console.run("Upscale to 4K (Gen-3 Alpha)", video=slow_clip.name) for _ in range(2)]
+    first, second = (console.run("Upscale to 4K (Gen-3 Alpha)", video=slow_clip.name) for _ in range(2))
+    expect(second.get_by_role("status")).to_have_text(re.compile("^(PENDING|THROTTLED)$"))
+    expect(second).to_contain_text("2nd in the queue")
+    expect(first).to_contain_text("1st in the queue")
+    # While it waits its bar shows no amount (indeterminate), and the server's estimate of its start.
+    assert second.get_by_role("progressbar").get_attribute("value") is None
+    waits = r"(1st|2nd) in the queue · starts in about (\d+ min( \d+ s)?|\d+ s) · every worker is busy"
+    expect(second).to_contain_text(re.compile(waits))
+    for waiting in (second, first):
+        waiting.get_by_role("button", name=re.compile("^Cancel ")).click()
+        console.wait_status(waiting, "CANCELLED", timeout=10_000)
+
+    task = running[0]
     console.wait_status(task, "RUNNING", timeout=30_000)
-    task.get_by_role("button", name=re.compile("^Cancel ")).click()
-    console.wait_status(task, "CANCELLED", timeout=10_000)
+    for each in running:
+        each.get_by_role("button", name=re.compile("^Cancel ")).click()
+        console.wait_status(each, "CANCELLED", timeout=10_000)
     expect(task).to_contain_text("Cancelled; its credits were refunded.")
+    expect(task.get_by_role("button", name=re.compile("^Cancel "))).to_be_hidden()
     account = console.page.get_by_role("region", name="Accounts").get_by_role("listitem")
     expect(account).to_contain_text("1000 of 1000 credits left")
 

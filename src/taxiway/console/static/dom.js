@@ -31,7 +31,7 @@ export function formatSeconds(seconds) {
   const total = Math.round(value);
   if (total < 60) return `${total} s`;
   const minutes = Math.floor(total / 60);
-  return `${minutes} min ${String(total % 60).padStart(2, "0")} s`;
+  return total % 60 ? `${minutes} min ${total % 60} s` : `${minutes} min`;
 }
 
 export function ordinal(n) {
