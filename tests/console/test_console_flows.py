@@ -390,6 +390,17 @@ def test_a_phone_width_needs_no_horizontal_scrolling_and_works_by_keyboard(
     console.page.keyboard.type(user.token)
     console.page.keyboard.press("Enter")
     expect(console.page.get_by_role("heading", name="Run an operation")).to_be_visible()
+    # The drop zone is a button: Enter and Space open the file picker (seen as the picker's click;
+    # the dialog itself is the browser's).
+    picker = console.page.get_by_label("Choose file")
+    picker.evaluate(
+        "node => node.addEventListener('click', (event) => {"
+        " event.preventDefault(); node.dataset.opened = String(Number(node.dataset.opened || 0) + 1); })"
+    )
+    console.page.get_by_role("button", name="Drop a video or image here, or choose a file").focus()
+    console.page.keyboard.press("Enter")
+    console.page.keyboard.press(" ")
+    expect(picker).to_have_attribute("data-opened", "2")
     console.upload(tiny_clip)
     task = console.run("Expand", {"Aspect ratio": "portrait"}, video=tiny_clip.name)
     console.wait_status(task, "SUCCEEDED")
