@@ -11,13 +11,14 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Locator, expect
 
 from console_page import ConsolePage, artifact_path, select_containing
 from mediafiles import make_image, make_video
-from support import Api, Server
+from support import Api, Server, free_port, settings_for_test
 from taxiway.accounts.service import set_plan
 
 OPERATIONS = (
@@ -428,3 +429,46 @@ def test_a_phone_width_needs_no_horizontal_scrolling_and_works_by_keyboard(
     text = "\n".join(reached)
     for name in ("Operation", "Video", "Drop a video", "Wipe", "Download", "Task JSON", "Run "):
         assert name in text, f"Tab never reached {name!r}:\n{text}"
+
+
+def test_the_live_stream_comes_back_after_its_server_restarts_with_what_it_missed(
+    browser: Any, tmp_path: Path, tiny_clip: Path
+) -> None:
+    """The server the console talks to goes away; meanwhile a task changes through another server
+    of the same database. When it is back, the browser's own reconnect (on the old link, expired
+    by then) is refused, and the console opens a fresh link from its last event id."""
+    settings = settings_for_test(tmp_path / "data", port=free_port(), workers=0, event_link_ttl_seconds=1)
+    first = Server(settings).start()
+    other = Server(settings.model_copy(update={"port": free_port()})).start()
+    api = first.new_user()
+    api.create_account()
+    asset = api.upload(tiny_clip, "video/mp4")["assetId"]
+    context = browser.new_context()
+    console = ConsolePage(context.new_page(), first.base_url)
+    streams: list[int] = []
+    console.page.on(
+        "response", lambda answer: "/v1/runwayml/events?" in answer.url and streams.append(answer.status)
+    )
+    try:
+        console.sign_in(api.token)
+        task_id = api.create("gen3/extend", {"assetId": asset}).json()["taskId"]
+        task = console.task(task_id)
+        console.wait_status(task, "PENDING")  # no workers: it waits
+        first.stop()
+        expect(console.page.get_by_role("alert").filter(has_text="reconnecting")).to_be_visible()
+        later = Api(other.base_url, api.token)
+        assert later.http.delete(f"/tasks/{task_id}").json()["status"] == "CANCELLED"
+        time.sleep(1.5)  # the stream's link has expired
+        first = Server(settings).start()
+        console.wait_status(task, "CANCELLED", timeout=20_000)
+        expect(console.page.get_by_role("alert").filter(has_text="reconnecting")).to_be_hidden()
+        assert streams[0] == 200 and streams[-1] == 200 and 403 in streams, streams
+        console.allowed_statuses.add(403)
+        assert not [
+            error for error in console.unexpected_errors() if "ERR_CONNECTION_REFUSED" not in error
+        ], console.errors
+        console.page.screenshot(path=str(artifact_path("stream-back.png")))
+    finally:
+        context.close()
+        first.stop()
+        other.stop()

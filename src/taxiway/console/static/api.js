@@ -144,9 +144,12 @@ export class Api {
         onTask(JSON.parse(event.data));
       };
       source.onerror = () => {
-        if (source.readyState === EventSource.CLOSED && !stopped) {
+        if (stopped) return;
+        onTrouble(new ApiError(0, "The live task stream was interrupted; reconnecting…"));
+        // CONNECTING: the browser tries again by itself, on the same link. CLOSED: it gave up (the
+        // link had expired by then, a 403): a fresh link, resuming after the last event seen.
+        if (source.readyState === EventSource.CLOSED) {
           source = null;
-          onTrouble(new ApiError(0, "The live task stream was interrupted; reconnecting…"));
           setTimeout(open, retry);
         }
       };
