@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from support import Server, free_port, settings_for_test
+from support import Scrape, Server, free_port, settings_for_test
 from taxiway.console.routes import STATIC_DIR
 from taxiway.core.settings import Settings
 
@@ -62,6 +62,18 @@ def test_every_file_is_served_with_its_type_and_the_strict_headers(server: Serve
     missing = httpx.get(f"{server.base_url}/console/nothing.js")
     assert missing.status_code == 404
     assert missing.headers["content-security-policy"] == POLICY
+
+
+def test_metrics_count_the_console_under_one_route_never_by_file(server: Server) -> None:
+    for path in ("/", "/console/", "/console/app.js", "/console/nothing.js"):
+        httpx.get(server.base_url + path)
+    scrape = Scrape(httpx.get(server.base_url + "/metrics").text)
+    routes = {labels["route"] for labels in scrape.labels("taxiway_http_requests_total")}
+    assert {"/", "/console"} <= routes
+    assert not [route for route in routes if "app.js" in route or "nothing" in route]
+    counted = scrape.value("taxiway_http_requests_total", method="GET", route="/console", status="200")
+    assert counted >= 2
+    assert scrape.value("taxiway_http_requests_total", method="GET", route="/console", status="404") >= 1
 
 
 def test_the_console_is_not_part_of_the_api_document(server: Server) -> None:
