@@ -380,6 +380,7 @@ def test_server_refusals_are_shown_beside_the_field_or_the_form_in_its_words(
     expect(prompt_error).to_have_text("text_prompt is 1001 characters long; at most 1000 characters")
     expect(seed).to_have_accessible_description(re.compile("seed 0 is out of range"))
     expect(form.get_by_role("alert")).to_contain_text("seed 0 is out of range")
+    form.screenshot(path=str(artifact_path("field-errors.png")))
 
     # 412: exploreMode on a standard plan.
     console.run("Extend (Gen-3)", {"Seed": "1", "Prompt": "", "Explore mode": "true"}, video=tiny_clip.name)

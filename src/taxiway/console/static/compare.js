@@ -33,8 +33,10 @@ function video(src, label) {
 }
 
 /** A result viewer for `resultUrl`, compared with `inputUrl` when there is one. */
-export function resultViewer(resultUrl, inputUrl, name, poster = "") {
+export function resultViewer(resultUrl, inputUrl, name, poster = "", dimensions = null) {
   const root = el("div", { className: "viewer" });
+  // The comparison frames take the result's shape (a portrait expand is not boxed into 16:9).
+  if (dimensions) root.style.setProperty("--aspect", `${dimensions[0]} / ${dimensions[1]}`);
   const stage = el("div", { className: "stage" });
   const modes = el("div", { className: "modes", role: "radiogroup" });
   modes.setAttribute("aria-label", `View of ${name}`);

@@ -186,7 +186,7 @@ export class TaskBoard {
         before = null; // the input was deleted: the result is shown alone
       }
     }
-    const viewer = resultViewer(artifact.url, before, task.name, artifact.previewUrls?.[0]);
+    const viewer = resultViewer(artifact.url, before, task.name, artifact.previewUrls?.[0], artifact.metadata?.dimensions);
     const download = el("a", { className: "button", href: artifact.url, download: artifact.filename }, "Download");
     download.setAttribute("aria-label", `Download ${artifact.filename}`);
     const use = el("button", { type: "button", className: "primary" }, "Use as input");
