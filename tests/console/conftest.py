@@ -8,12 +8,14 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from console_page import ConsolePage, artifact_path
 from support import Api, Server, free_port, settings_for_test
+
+if TYPE_CHECKING:
+    from console_page import ConsolePage  # imports playwright, which may be missing: see below
 
 CHROMIUM = os.environ.get("TAXIWAY_TEST_CHROMIUM", "/usr/bin/chromium")
 
@@ -83,6 +85,8 @@ def user(console_server: Server) -> Api:
 def make_page(browser: Any, console_server: Server, request: pytest.FixtureRequest) -> Iterator[Any]:
     """Opens console pages (a fresh browser context each, so a fresh sessionStorage); after the
     test, screenshots each and checks that none logged a console error it did not expect."""
+    from console_page import ConsolePage, artifact_path
+
     opened: list[ConsolePage] = []
 
     def open_page(width: int = 1280, height: int = 900) -> ConsolePage:

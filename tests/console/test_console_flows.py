@@ -14,6 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+# Outside CI a missing playwright skips this file, saying why (conftest.py: CI fails instead).
+pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install -e '.[test]'")
+
 from playwright.sync_api import Locator, expect
 
 from console_page import ConsolePage, artifact_path, select_containing
