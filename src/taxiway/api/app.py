@@ -15,6 +15,7 @@ from taxiway.api.errors import install_error_handlers
 from taxiway.api.metrics import MetricsEndpoint, MetricsPort, install_metrics
 from taxiway.api.openapi import install_openapi
 from taxiway.api.routes import accounts, assets, engines, events, files, operations, system, tasks
+from taxiway.console.routes import install_console
 from taxiway.context import AppContext, StartupError
 from taxiway.core import metrics
 from taxiway.core.settings import Settings
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
     for prefix, group in routers.items():
         for router in group:
             app.include_router(router, prefix=prefix)
+    install_console(app, settings)
     install_metrics(app, settings, routers)
     install_openapi(app)
     return app
