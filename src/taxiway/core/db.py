@@ -13,9 +13,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+_READ_ONLY = "taxiway.read_only"  # session.info: opened by read() or snapshot() and has written nothing
 
 
 def _sqlite_engine(url: str, begin: str) -> Engine:
@@ -68,6 +69,11 @@ class Database:
     def engine(self) -> Engine:
         return self._write_engine
 
+    @property
+    def read_engine(self) -> Engine:
+        """The engine of read() and snapshot() (on PostgreSQL, the same as ``engine``)."""
+        return self._read_engine
+
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction that may write; commits on success, rolls back on error."""
@@ -78,18 +84,37 @@ class Database:
     def read(self) -> Iterator[Session]:
         """A read-only transaction (never blocks on SQLite's writer lock)."""
         with self._reader() as session, session.begin():
+            session.info[_READ_ONLY] = True
             yield session
 
     @contextmanager
     def snapshot(self) -> Iterator[Session]:
         """A read-only transaction whose statements all see one snapshot of the database."""
         with self._snapshot() as session, session.begin():
+            session.info[_READ_ONLY] = True
             yield session
 
     def dispose(self) -> None:
         self._write_engine.dispose()
         if self._read_engine is not self._write_engine:
             self._read_engine.dispose()
+
+
+def is_read_only(session: Session) -> bool:
+    """Whether ``session`` is a read() or snapshot() transaction that has flushed nothing: what it
+    reads is a committed state of the database."""
+    return bool(session.info.get(_READ_ONLY))
+
+
+@event.listens_for(Session, "after_flush")
+def _no_longer_read_only(session: Session, _flush: Any) -> None:
+    session.info.pop(_READ_ONLY, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bulk_write_is_a_write(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info.pop(_READ_ONLY, None)
 
 
 def after_commit(session: Session, action: Callable[[], None]) -> None:

@@ -6,27 +6,39 @@ account with the fewest RUNNING tasks goes first (each claim counts as one more 
 its account), and each account's oldest task first. Tasks only queue behind tasks of their own
 kind of work (classic engines, or neural models): slots claim by kind, so a task's position
 counts the waiting tasks of its kind claimed before it. Computed when a task is shown, never
-stored: one query per kind, cached in the session until a flush moves the queue.
+stored: by the database, in one query per kind (claim_order_query; ``claim_order`` is the same
+order played in Python, which tests hold the query and the claims to). Cached in the session until
+a flush moves the queue and, for read-only SQLite sessions, in the process until the change
+counter moves (a GET then costs one primary-key read while the queue stands still).
+
+What the change counter does not see, and why it need not: it moves with every insert and every
+change of ``status`` or ``engine``; a task's account, creation time and exploreMode never change
+after admission, and only finished tasks are deleted (neither waiting nor running).
 """
 
 from __future__ import annotations
 
 import heapq
+import threading
 from collections import defaultdict, deque
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import ColumnElement, event, func, inspect, not_, or_, select
+from sqlalchemy import ColumnElement, Engine, Select, case, event, func, inspect, not_, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
+from taxiway.core.db import is_read_only
 from taxiway.engines.catalog import CLASSIC_ENGINES
 from taxiway.store import states
+from taxiway.store.changes import horizon
 from taxiway.store.models import Task
 
 CLASSIC_WORK = "classic"
 NEURAL_WORK = "neural"
 _CACHE = "taxiway.queue_positions"  # session.info key: kind -> {task id: position}
+_FEW = 20  # up to this many tasks asked: the database returns theirs only, not the whole order
 
 
 def classic_condition() -> ColumnElement[bool]:
@@ -66,25 +78,112 @@ def claim_order(
     return order
 
 
-def _positions_of_kind(session: Session, kind: str) -> dict[str, int]:
-    cache: dict[str, dict[str, int]] = session.info.setdefault(_CACHE, {})
-    if kind in cache:
-        return cache[kind]
+def claim_order_query(session: Session, kind: str) -> Select[tuple[str, int]]:
+    """(id, position) of every waiting task of ``kind``: claim_order, computed by the database.
+
+    Played forward, claim_order gives an account's k-th waiting task (0-based, oldest first) the
+    turn ``running + k`` (and exploreMode work, claimed after all paid work, ``running + paid + k``);
+    the claims take the lowest turn first, then the oldest task: the heap's merge of each account's
+    queue is this one sort."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    task_id = Task.id.collate("C") if postgres else Task.id  # Python's (and claims') string order
     classic = classic_condition()
-    waiting = session.execute(
-        select(Task.id, Task.account_id, Task.created_at, Task.explore_mode).where(
-            Task.status.in_(states.RUNNABLE_STATUSES), classic if kind == CLASSIC_WORK else not_(classic)
-        )
-    ).all()
-    running = dict(
-        session.execute(
-            select(Task.account_id, func.count())
-            .where(Task.status == states.RUNNING)
-            .group_by(Task.account_id)
-        ).all()
+    running = (
+        select(Task.account_id, func.count().label("n"))
+        .where(Task.status == states.RUNNING)
+        .group_by(Task.account_id)
+        .subquery("running")
     )
-    cache[kind] = claim_order(((row[0], row[1], row[2], row[3]) for row in waiting), running)
-    return cache[kind]
+    rank = func.row_number().over(
+        partition_by=(Task.account_id, Task.explore_mode), order_by=(Task.created_at, task_id)
+    )
+    paid = func.sum(case((Task.explore_mode, 0), else_=1)).over(partition_by=Task.account_id)
+    waiting = (
+        select(
+            Task.id, Task.account_id, Task.created_at, Task.explore_mode,
+            (rank - 1).label("rank"), paid.label("paid"),
+        )
+        .where(Task.status.in_(states.RUNNABLE_STATUSES), classic if kind == CLASSIC_WORK else not_(classic))
+        .subquery("waiting")
+    )  # fmt: skip
+    turn = (
+        func.coalesce(running.c.n, 0)
+        + waiting.c.rank
+        + case((waiting.c.explore_mode, waiting.c.paid), else_=0)
+    )
+    waiting_id = waiting.c.id.collate("C") if postgres else waiting.c.id
+    position = func.row_number().over(
+        order_by=(waiting.c.explore_mode, turn, waiting.c.created_at, waiting_id)
+    )
+    return select(waiting.c.id, position.label("position")).select_from(
+        waiting.outerjoin(running, running.c.account_id == waiting.c.account_id)
+    )
+
+
+def _all_positions(session: Session, kind: str) -> dict[str, int]:
+    return {task_id: position for task_id, position in session.execute(claim_order_query(session, kind))}
+
+
+def _some_positions(session: Session, kind: str, task_ids: list[str]) -> dict[str, int]:
+    ordered = claim_order_query(session, kind).subquery("ordered")
+    query = select(ordered.c.id, ordered.c.position).where(ordered.c.id.in_(task_ids))
+    return {task_id: position for task_id, position in session.execute(query)}
+
+
+class _SharedPositions:
+    """The waiting tasks' positions last computed by a read-only session of one SQLite database,
+    with the change counter of the snapshot they were computed in (store/changes.py): any write
+    that moves the queue (a task added, a status changed) bumps that counter, so a snapshot with
+    the same counter sees the same queue. Shared by the threads of one process, computed by one
+    of them at a time."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.horizon = -1
+        self.by_kind: dict[str, dict[str, int]] = {}
+
+    def positions(self, session: Session, kind: str) -> dict[str, int]:
+        seen = horizon(session)
+        with self.lock:
+            if seen == self.horizon and kind in self.by_kind:
+                return self.by_kind[kind]
+            positions = _all_positions(session, kind)
+            if seen > self.horizon:  # an older snapshot's positions never replace newer ones
+                self.horizon, self.by_kind = seen, {}
+            if seen == self.horizon:
+                self.by_kind[kind] = positions
+            return positions
+
+
+_SHARED: WeakKeyDictionary[Engine, _SharedPositions] = WeakKeyDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared_for(session: Session) -> _SharedPositions | None:
+    """The process-wide positions of this session's database, for a read-only SQLite session
+    that has written nothing (its snapshot is then a committed state that the counter names)."""
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite" or not is_read_only(session):
+        return None
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    with _SHARED_LOCK:
+        shared = _SHARED.get(engine)
+        if shared is None:
+            shared = _SHARED[engine] = _SharedPositions()
+    return shared
+
+
+def _positions_of_kind(session: Session, kind: str, task_ids: list[str]) -> dict[str, int]:
+    cache: dict[str, dict[str, int]] = session.info.setdefault(_CACHE, {})
+    if kind not in cache:
+        shared = _shared_for(session)
+        if shared is not None:
+            cache[kind] = shared.positions(session, kind)
+        elif len(task_ids) <= _FEW:
+            return _some_positions(session, kind, task_ids)
+        else:
+            cache[kind] = _all_positions(session, kind)
+    return {task_id: cache[kind][task_id] for task_id in task_ids if task_id in cache[kind]}
 
 
 def queue_positions(session: Session, tasks: Iterable[Task]) -> dict[str, int]:
@@ -94,8 +193,8 @@ def queue_positions(session: Session, tasks: Iterable[Task]) -> dict[str, int]:
     waiting = [task for task in tasks if task.status in states.RUNNABLE_STATUSES]
     positions: dict[str, int] = {}
     for kind in {work_kind(task.engine) for task in waiting}:
-        of_kind = _positions_of_kind(session, kind)
-        positions |= {task.id: of_kind[task.id] for task in waiting if task.id in of_kind}
+        of_kind = [task.id for task in waiting if work_kind(task.engine) == kind]
+        positions |= _positions_of_kind(session, kind, of_kind)
     return positions
 
 
