@@ -26,7 +26,20 @@ from datetime import datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import ColumnElement, Engine, Select, case, event, func, inspect, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Select,
+    and_,
+    case,
+    event,
+    func,
+    inspect,
+    not_,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from taxiway.core.db import is_read_only
@@ -124,35 +137,102 @@ def _all_positions(session: Session, kind: str) -> dict[str, int]:
     return {task_id: position for task_id, position in session.execute(claim_order_query(session, kind))}
 
 
-def _some_positions(session: Session, kind: str, task_ids: list[str]) -> dict[str, int]:
-    ordered = claim_order_query(session, kind).subquery("ordered")
-    query = select(ordered.c.id, ordered.c.position).where(ordered.c.id.in_(task_ids))
-    return {task_id: position for task_id, position in session.execute(query)}
+def position_query(session: Session, kind: str, task: Task) -> Select[tuple[int | None]]:
+    """The position of one waiting task of ``kind`` (None if it no longer waits), counted rather
+    than sorted: the tasks claimed before it, account by account.
+
+    With T its turn (see claim_order_query), an account whose tasks in its tier take turns from
+    r on (r: its running tasks, plus its paid waiting ones for exploreMode work) has the first
+    k = T - r of them ahead, and the next one too if that one is older than the task (b: how many
+    of the account's are older); at most all n of them, at least none. Every paid task goes before
+    exploreMode work."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    task_id = Task.id.collate("C") if postgres else Task.id  # Python's (and claims') string order
+    classic = classic_condition()
+    of_kind = and_(
+        Task.status.in_(states.RUNNABLE_STATUSES), classic if kind == CLASSIC_WORK else not_(classic)
+    )
+    older = or_(
+        Task.created_at < task.created_at, and_(Task.created_at == task.created_at, task_id < task.id)
+    )
+
+    def per_account(name: str, explore: bool, *columns: Any) -> Any:
+        return (
+            select(Task.account_id, func.count().label("n"), *columns)
+            .where(of_kind, Task.explore_mode == explore)
+            .group_by(Task.account_id)
+            .cte(name)
+        )
+
+    tier = per_account("tier", task.explore_mode, func.sum(case((older, 1), else_=0)).label("b"))
+    running = (
+        select(Task.account_id, func.count().label("n"))
+        .where(Task.status == states.RUNNING)
+        .group_by(Task.account_id)
+        .cte("running")
+    )
+    joined = tier.outerjoin(running, running.c.account_id == tier.c.account_id)
+    first_turn = func.coalesce(running.c.n, 0)
+    if task.explore_mode:
+        paid = per_account("paid", False)
+        joined = joined.outerjoin(paid, paid.c.account_id == tier.c.account_id)
+        first_turn = first_turn + func.coalesce(paid.c.n, 0)
+    accounts = select(tier.c.account_id, tier.c.n, tier.c.b, first_turn.label("r")).select_from(joined).cte()
+    still_waits = select(Task.id).where(
+        Task.id == task.id, Task.status.in_(states.RUNNABLE_STATUSES), Task.explore_mode == task.explore_mode
+    )
+    mine = (
+        select((accounts.c.r + accounts.c.b).label("turn"))
+        .where(accounts.c.account_id == task.account_id, still_waits.exists())
+        .cte("mine")
+    )
+    k = mine.c.turn - accounts.c.r
+    ahead = k + case((accounts.c.b > k, 1), else_=0)
+    counted = case((ahead <= 0, 0), (ahead > accounts.c.n, accounts.c.n), else_=ahead)
+    before = func.sum(counted)
+    if task.explore_mode:
+        before = before + select(func.count()).where(of_kind, Task.explore_mode == False).scalar_subquery()  # noqa: E712
+    return select(1 + before).select_from(accounts.join(mine, true()))
+
+
+def _some_positions(session: Session, kind: str, tasks: list[Task]) -> dict[str, int]:
+    positions = {task.id: session.scalar(position_query(session, kind, task)) for task in tasks}
+    return {task_id: position for task_id, position in positions.items() if position is not None}
 
 
 class _SharedPositions:
     """The waiting tasks' positions last computed by a read-only session of one SQLite database,
     with the change counter of the snapshot they were computed in (store/changes.py): any write
     that moves the queue (a task added, a status changed) bumps that counter, so a snapshot with
-    the same counter sees the same queue. Shared by the threads of one process, computed by one
-    of them at a time."""
+    the same counter sees the same queue. Shared by the threads of one process.
+
+    The whole order costs a read of every waiting task: it is made when a second session asks at
+    the same counter, or when one asks for many tasks, by one thread at a time; the first to ask
+    after a change (as a create does for its own task) counts its few tasks' positions only."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.horizon = -1
         self.by_kind: dict[str, dict[str, int]] = {}
+        self.asked: set[str] = set()  # kinds asked for at this horizon without the whole order
 
-    def positions(self, session: Session, kind: str) -> dict[str, int]:
+    def positions(self, session: Session, kind: str, tasks: list[Task]) -> dict[str, int]:
         seen = horizon(session)
+        many = len(tasks) > _FEW
         with self.lock:
-            if seen == self.horizon and kind in self.by_kind:
-                return self.by_kind[kind]
-            positions = _all_positions(session, kind)
             if seen > self.horizon:  # an older snapshot's positions never replace newer ones
-                self.horizon, self.by_kind = seen, {}
+                self.horizon, self.by_kind, self.asked = seen, {}, set()
             if seen == self.horizon:
-                self.by_kind[kind] = positions
-            return positions
+                if kind not in self.by_kind and (many or kind in self.asked):
+                    self.by_kind[kind] = _all_positions(session, kind)
+                if kind in self.by_kind:
+                    return _of(self.by_kind[kind], tasks)
+                self.asked.add(kind)
+        return _of(_all_positions(session, kind), tasks) if many else _some_positions(session, kind, tasks)
+
+
+def _of(positions: dict[str, int], tasks: list[Task]) -> dict[str, int]:
+    return {task.id: positions[task.id] for task in tasks if task.id in positions}
 
 
 _SHARED: WeakKeyDictionary[Engine, _SharedPositions] = WeakKeyDictionary()
@@ -173,17 +253,17 @@ def _shared_for(session: Session) -> _SharedPositions | None:
     return shared
 
 
-def _positions_of_kind(session: Session, kind: str, task_ids: list[str]) -> dict[str, int]:
+def _positions_of_kind(session: Session, kind: str, tasks: list[Task]) -> dict[str, int]:
     cache: dict[str, dict[str, int]] = session.info.setdefault(_CACHE, {})
-    if kind not in cache:
-        shared = _shared_for(session)
-        if shared is not None:
-            cache[kind] = shared.positions(session, kind)
-        elif len(task_ids) <= _FEW:
-            return _some_positions(session, kind, task_ids)
-        else:
-            cache[kind] = _all_positions(session, kind)
-    return {task_id: cache[kind][task_id] for task_id in task_ids if task_id in cache[kind]}
+    if kind in cache:
+        return _of(cache[kind], tasks)
+    shared = _shared_for(session)
+    if shared is not None:
+        return shared.positions(session, kind, tasks)
+    if len(tasks) <= _FEW:
+        return _some_positions(session, kind, tasks)
+    cache[kind] = _all_positions(session, kind)
+    return _of(cache[kind], tasks)
 
 
 def queue_positions(session: Session, tasks: Iterable[Task]) -> dict[str, int]:
@@ -193,7 +273,7 @@ def queue_positions(session: Session, tasks: Iterable[Task]) -> dict[str, int]:
     waiting = [task for task in tasks if task.status in states.RUNNABLE_STATUSES]
     positions: dict[str, int] = {}
     for kind in {work_kind(task.engine) for task in waiting}:
-        of_kind = [task.id for task in waiting if work_kind(task.engine) == kind]
+        of_kind = [task for task in waiting if work_kind(task.engine) == kind]
         positions |= _positions_of_kind(session, kind, of_kind)
     return positions
 
