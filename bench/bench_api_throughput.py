@@ -372,6 +372,8 @@ def main() -> None:
     parser.add_argument("--creates", type=int, default=300, help="creates per scenario at 1 client (×2 at 8)")
     parser.add_argument("--gets", type=int, default=600, help="reads per scenario at 1 client (×2 at 8)")
     parser.add_argument("--streams", type=int, default=200, help="event streams held open (0: none)")
+    parser.add_argument("--kinds", default="create,get", help="which requests to time (create, get)")
+    parser.add_argument("--clients", default="1,8", help="client counts to time")
     parser.add_argument("--server-env", action="append", default=[], help="TAXIWAY_X=Y for the server")
     parser.add_argument("--profile", type=Path, help="run the server under py-spy, writing here")
     parser.add_argument("--hold-streams", nargs=4, help=argparse.SUPPRESS)
@@ -391,10 +393,15 @@ def main() -> None:
         try:
 
             def scenario(label: str, creates: int, gets: int) -> None:
-                for clients in (1, 8):
+                for clients in [int(n) for n in args.clients.split(",")]:
                     for kind, total in (("create", creates * (1 if clients == 1 else 2)),
                                         ("get", gets * (1 if clients == 1 else 2))):  # fmt: skip
+                        if kind not in args.kinds.split(","):
+                            continue
                         pair = []
+                        if kind == "get" and not ours.created:  # something to read
+                            load(ours.base_url, ours.headers, ours.create, 20, 1)
+                            load(bare.base_url, bare.headers, bare.create, 20, 1)
                         for target in (bare, ours):
                             request = target.create if kind == "create" else target.get
                             load(target.base_url, target.headers, request, 20, clients)  # warm-up

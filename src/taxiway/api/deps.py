@@ -19,7 +19,9 @@ from taxiway.core.security import hash_token
 from taxiway.store.models import ApiToken
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
+    # Async, as every dependency that does no I/O: FastAPI runs a sync one on a worker thread, a
+    # hop that costs more than what they do.
     return request.app.state.ctx
 
 
@@ -120,7 +122,7 @@ AccountEmail = Annotated[
 ]
 
 
-def request_links(request: Request, ctx: Ctx) -> Links:
+async def request_links(request: Request, ctx: Ctx) -> Links:
     """Links signed against the base URL the caller used, so they work from where it stands."""
     return ctx.links(str(request.base_url))
 
