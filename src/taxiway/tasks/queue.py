@@ -18,6 +18,7 @@ after admission, and only finished tasks are deleted (neither waiting nor runnin
 
 from __future__ import annotations
 
+import functools
 import heapq
 import threading
 from collections import defaultdict, deque
@@ -29,10 +30,13 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import (
     ColumnElement,
     Engine,
+    Integer,
     Select,
     and_,
+    bindparam,
     case,
     event,
+    false,
     func,
     inspect,
     not_,
@@ -137,34 +141,36 @@ def _all_positions(session: Session, kind: str) -> dict[str, int]:
     return {task_id: position for task_id, position in session.execute(claim_order_query(session, kind))}
 
 
-def position_query(session: Session, kind: str, task: Task) -> Select[tuple[int | None]]:
-    """The position of one waiting task of ``kind`` (None if it no longer waits), counted rather
-    than sorted: the tasks claimed before it, account by account.
+@functools.cache
+def position_query(postgres: bool, kind: str, explore: bool) -> Select[tuple[int | None]]:
+    """The position of one waiting task of ``kind`` in the ``explore`` tier (None if it no longer
+    waits), counted rather than sorted: the tasks claimed before it, account by account. The task
+    is given as the parameters ``task_id``, ``account_id`` and ``created_at``; built once per shape,
+    so SQLAlchemy compiles it once.
 
     With T its turn (see claim_order_query), an account whose tasks in its tier take turns from
     r on (r: its running tasks, plus its paid waiting ones for exploreMode work) has the first
     k = T - r of them ahead, and the next one too if that one is older than the task (b: how many
     of the account's are older); at most all n of them, at least none. Every paid task goes before
     exploreMode work."""
-    postgres = session.get_bind().dialect.name == "postgresql"
     task_id = Task.id.collate("C") if postgres else Task.id  # Python's (and claims') string order
+    the_id = bindparam("task_id", type_=Task.id.type)
+    created = bindparam("created_at", type_=Task.created_at.type)
     classic = classic_condition()
     of_kind = and_(
         Task.status.in_(states.RUNNABLE_STATUSES), classic if kind == CLASSIC_WORK else not_(classic)
     )
-    older = or_(
-        Task.created_at < task.created_at, and_(Task.created_at == task.created_at, task_id < task.id)
-    )
+    older = or_(Task.created_at < created, and_(Task.created_at == created, task_id < the_id))
 
-    def per_account(name: str, explore: bool, *columns: Any) -> Any:
+    def per_account(name: str, in_explore: bool, *columns: Any) -> Any:
         return (
             select(Task.account_id, func.count().label("n"), *columns)
-            .where(of_kind, Task.explore_mode == explore)
+            .where(of_kind, Task.explore_mode.is_(true()) if in_explore else Task.explore_mode.is_(false()))
             .group_by(Task.account_id)
             .cte(name)
         )
 
-    tier = per_account("tier", task.explore_mode, func.sum(case((older, 1), else_=0)).label("b"))
+    tier = per_account("tier", explore, func.sum(case((older, 1), else_=0)).label("b"))
     running = (
         select(Task.account_id, func.count().label("n"))
         .where(Task.status == states.RUNNING)
@@ -173,30 +179,41 @@ def position_query(session: Session, kind: str, task: Task) -> Select[tuple[int 
     )
     joined = tier.outerjoin(running, running.c.account_id == tier.c.account_id)
     first_turn = func.coalesce(running.c.n, 0)
-    if task.explore_mode:
+    if explore:
         paid = per_account("paid", False)
         joined = joined.outerjoin(paid, paid.c.account_id == tier.c.account_id)
         first_turn = first_turn + func.coalesce(paid.c.n, 0)
     accounts = select(tier.c.account_id, tier.c.n, tier.c.b, first_turn.label("r")).select_from(joined).cte()
     still_waits = select(Task.id).where(
-        Task.id == task.id, Task.status.in_(states.RUNNABLE_STATUSES), Task.explore_mode == task.explore_mode
+        Task.id == the_id,
+        Task.status.in_(states.RUNNABLE_STATUSES),
+        Task.explore_mode.is_(true()) if explore else Task.explore_mode.is_(false()),
     )
     mine = (
         select((accounts.c.r + accounts.c.b).label("turn"))
-        .where(accounts.c.account_id == task.account_id, still_waits.exists())
+        .where(accounts.c.account_id == bindparam("account_id", type_=Integer()), still_waits.exists())
         .cte("mine")
     )
     k = mine.c.turn - accounts.c.r
     ahead = k + case((accounts.c.b > k, 1), else_=0)
     counted = case((ahead <= 0, 0), (ahead > accounts.c.n, accounts.c.n), else_=ahead)
     before = func.sum(counted)
-    if task.explore_mode:
-        before = before + select(func.count()).where(of_kind, Task.explore_mode == False).scalar_subquery()  # noqa: E712
+    if explore:
+        before = (
+            before + select(func.count()).where(of_kind, Task.explore_mode.is_(false())).scalar_subquery()
+        )
     return select(1 + before).select_from(accounts.join(mine, true()))
 
 
 def _some_positions(session: Session, kind: str, tasks: list[Task]) -> dict[str, int]:
-    positions = {task.id: session.scalar(position_query(session, kind, task)) for task in tasks}
+    postgres = session.get_bind().dialect.name == "postgresql"
+    positions = {
+        task.id: session.scalar(
+            position_query(postgres, kind, bool(task.explore_mode)),
+            {"task_id": task.id, "account_id": task.account_id, "created_at": task.created_at},
+        )
+        for task in tasks
+    }
     return {task_id: position for task_id, position in positions.items() if position is not None}
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from taxiway.api.deps import Ctx, CurrentUser, RequestLinks, TaskRef, read_query
+from taxiway.api.deps import Ctx, CurrentUser, RequestLinks, TaskRef, TokenCaller, read_query
 from taxiway.api.openapi import component, errors, ok
 from taxiway.api.responses import json_response
 from taxiway.core.errors import NotFound
@@ -51,9 +51,10 @@ LIST_FIELDS = (
     openapi_extra={"parameters": query_parameters(LIST_FIELDS)},
 )
 @router.get("/tasks", include_in_schema=False)
-def list_tasks(request: Request, ctx: Ctx, user: CurrentUser, links: RequestLinks) -> Response:
-    query = read_query(request, LIST_FIELDS)
+def list_tasks(request: Request, ctx: Ctx, caller: TokenCaller, links: RequestLinks) -> Response:
     with ctx.db.read() as session:
+        user = caller.user(session)
+        query = read_query(request, LIST_FIELDS)
         tasks = service.list_tasks(
             session,
             user,
@@ -71,9 +72,9 @@ def list_tasks(request: Request, ctx: Ctx, user: CurrentUser, links: RequestLink
     response_model=None,
     responses=ok(TASK) | errors(401, 404),
 )
-def get_task(task_id: TaskRef, ctx: Ctx, user: CurrentUser, links: RequestLinks) -> Response:
+def get_task(task_id: TaskRef, ctx: Ctx, caller: TokenCaller, links: RequestLinks) -> Response:
     with ctx.db.read() as session:
-        view = load_view(session, service.get_owned_task(session, user, task_id))
+        view = load_view(session, service.get_owned_task(session, caller.user(session), task_id))
         return json_response(task_json(view, links))
 
 
