@@ -181,7 +181,9 @@ def test_the_database_sorts_the_claim_order_as_claim_order_plays_it(
     expected = _played_in_python(ctx)
     assert len(expected) == 40
     assert _shown(ctx) == expected
-    assert _shown(ctx, write=True) == expected
+    counted = _shown(ctx, write=True)
+    assert counted == expected
+    assert {type(position) for position in counted.values()} == {int}  # JSON has no Decimal
     with ctx.db.read() as session:
         engines = dict(session.execute(select(Task.id, Task.engine)).all())
     for work, kind in ((Work.CLASSIC, CLASSIC_WORK), (Work.NEURAL, NEURAL_WORK)):

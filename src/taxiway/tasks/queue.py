@@ -214,7 +214,8 @@ def _some_positions(session: Session, kind: str, tasks: list[Task]) -> dict[str,
         )
         for task in tasks
     }
-    return {task_id: position for task_id, position in positions.items() if position is not None}
+    # int(): PostgreSQL sums integers as numeric (a Decimal here).
+    return {task_id: int(position) for task_id, position in positions.items() if position is not None}
 
 
 class _SharedPositions:
