@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from taxiway.core.db import is_read_only
 from taxiway.core.errors import ApiError
 from taxiway.store.models import Account, Asset
 
@@ -63,6 +64,12 @@ def check_room(session: Session, account: Account, adding: int, what: str = "Thi
 
 def lock_account(session: Session, account_id: int) -> Account:
     """The account's row, locked for the rest of the transaction (re-read now that it is)."""
+    if session.get_bind().dialect.name == "sqlite" and not is_read_only(session):
+        # A write transaction on SQLite has held the database's write lock since its BEGIN
+        # IMMEDIATE: what it has read is current, and a row it has loaded needs no second read.
+        account = session.get(Account, account_id)
+        if account is not None:
+            return account
     return session.scalars(
         select(Account)
         .where(Account.id == account_id)
