@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -40,6 +42,20 @@ def test_revoked_token_stops_working(idle_server: Server) -> None:
     assert api.http.get("/accounts").status_code == 200
     assert revoke_tokens(idle_server.ctx.db, "revokee") == 1
     assert api.http.get("/accounts").json() == {"error": "Unauthorized", "code": 401}
+
+
+def test_a_revoked_token_stops_reading_tasks_at_once(idle_server: Server, clip: Path) -> None:
+    # GET tasks checks the token in the read's own transaction (TokenCaller), not a cached answer.
+    api = idle_server.new_user("reader")
+    api.create_account(max_jobs=2)
+    asset = api.upload(clip, "video/mp4")["assetId"]
+    task = api.create("gen3alpha/upscale", {"assetId": asset}).json()["taskId"]
+    for _ in range(3):
+        assert api.http.get(f"/tasks/{task}").status_code == 200
+        assert api.http.get("/tasks/").status_code == 200
+    assert revoke_tokens(idle_server.ctx.db, "reader") == 1
+    for path in (f"/tasks/{task}", "/tasks/", "/tasks/?limit=nonsense"):
+        assert api.http.get(path).json() == {"error": "Unauthorized", "code": 401}, path
 
 
 def test_health_needs_no_token_and_reports_workers(make_server) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from taxiway.accounts.service import TASK_FEATURES_SCHEMA, task_features_json
@@ -48,20 +48,21 @@ def task_ref(task: Task) -> str:
 
 
 def load_views(session: Session, tasks: Sequence[Task]) -> list[TaskView]:
-    """Artifacts and inputs of many tasks in two queries, and the waiting ones' queue positions."""
-    task_ids = [task.id for task in tasks]
-    artifacts: dict[str, list[Asset]] = defaultdict(list)
-    if task_ids:
-        for asset in session.scalars(
-            select(Asset).where(Asset.task_id.in_(task_ids)).order_by(Asset.created_at)
-        ):
-            artifacts[asset.task_id or ""].append(asset)
+    """Artifacts and inputs of many tasks in one query, and the waiting ones' queue positions."""
+    task_ids = {task.id for task in tasks}
     input_ids = {asset_id for task in tasks for asset_id in (task.input_asset_ids or {}).values()}
-    by_id = (
-        {asset.id: asset for asset in session.scalars(select(Asset).where(Asset.id.in_(input_ids)))}
-        if input_ids
-        else {}
-    )
+    artifacts: dict[str, list[Asset]] = defaultdict(list)
+    by_id: dict[str, Asset] = {}
+    if tasks:
+        for asset in session.scalars(
+            select(Asset)
+            .where(or_(Asset.task_id.in_(task_ids), Asset.id.in_(input_ids)))
+            .order_by(Asset.created_at)
+        ):
+            if asset.task_id in task_ids:
+                artifacts[asset.task_id].append(asset)
+            if asset.id in input_ids:
+                by_id[asset.id] = asset
     positions = queue_positions(session, tasks)
     return [
         TaskView(

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from taxiway.api.deps import Ctx, CurrentUser, RequestLinks, read_body
 from taxiway.api.openapi import component, errors, fields_body, ok
+from taxiway.api.responses import json_response
 from taxiway.core.disk import check_floor
 from taxiway.core.fields import FieldSpec
 from taxiway.core.settings import Settings
@@ -31,9 +32,7 @@ def _documented_fields(op: Operation, settings: Settings) -> tuple[FieldSpec, ..
 
 
 def _add_operation(router: APIRouter, op: Operation, settings: Settings) -> None:
-    async def create_task(
-        request: Request, ctx: Ctx, user: CurrentUser, links: RequestLinks
-    ) -> dict[str, Any]:
+    async def create_task(request: Request, ctx: Ctx, user: CurrentUser, links: RequestLinks) -> Response:
         body = await read_body(request)
 
         def admit() -> dict[str, Any]:
@@ -42,7 +41,7 @@ def _add_operation(router: APIRouter, op: Operation, settings: Settings) -> None
             with ctx.db.read() as session:
                 return task_json(load_view(session, task), links)
 
-        return await run_in_threadpool(admit)
+        return json_response(await run_in_threadpool(admit))
 
     router.add_api_route(
         f"/{op.path}",

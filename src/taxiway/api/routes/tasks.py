@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from taxiway.api.deps import Ctx, CurrentUser, RequestLinks, TaskRef, read_query
+from taxiway.api.deps import Ctx, CurrentUser, RequestLinks, TaskRef, TokenCaller, read_query
 from taxiway.api.openapi import component, errors, ok
+from taxiway.api.responses import json_response
 from taxiway.core.errors import NotFound
 from taxiway.core.fields import FieldSpec, query_parameters
 from taxiway.core.json_schema import array
@@ -50,9 +51,10 @@ LIST_FIELDS = (
     openapi_extra={"parameters": query_parameters(LIST_FIELDS)},
 )
 @router.get("/tasks", include_in_schema=False)
-def list_tasks(request: Request, ctx: Ctx, user: CurrentUser, links: RequestLinks) -> list[dict[str, Any]]:
-    query = read_query(request, LIST_FIELDS)
+def list_tasks(request: Request, ctx: Ctx, caller: TokenCaller, links: RequestLinks) -> Response:
     with ctx.db.read() as session:
+        user = caller.user(session)
+        query = read_query(request, LIST_FIELDS)
         tasks = service.list_tasks(
             session,
             user,
@@ -61,7 +63,7 @@ def list_tasks(request: Request, ctx: Ctx, user: CurrentUser, links: RequestLink
             statuses=query["statuses"] or [],
             email=query["email"],
         )
-        return [task_json(view, links) for view in load_views(session, tasks)]
+        return json_response([task_json(view, links) for view in load_views(session, tasks)])
 
 
 @router.get(
@@ -70,9 +72,10 @@ def list_tasks(request: Request, ctx: Ctx, user: CurrentUser, links: RequestLink
     response_model=None,
     responses=ok(TASK) | errors(401, 404),
 )
-def get_task(task_id: TaskRef, ctx: Ctx, user: CurrentUser, links: RequestLinks) -> dict[str, Any]:
+def get_task(task_id: TaskRef, ctx: Ctx, caller: TokenCaller, links: RequestLinks) -> Response:
     with ctx.db.read() as session:
-        return task_json(load_view(session, service.get_owned_task(session, user, task_id)), links)
+        view = load_view(session, service.get_owned_task(session, caller.user(session), task_id))
+        return json_response(task_json(view, links))
 
 
 def _stop_locally(request: Request, task_id: str) -> None:

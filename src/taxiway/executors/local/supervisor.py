@@ -20,6 +20,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from multiprocessing import forkserver, spawn
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
@@ -30,6 +31,7 @@ from taxiway.engines.devices import visible_gpu_ids
 from taxiway.executors import outcomes
 from taxiway.executors.base import SlotKind, SlotPool
 from taxiway.executors.local.child import child_main
+from taxiway.executors.local.preload import MAIN_PATH_VARIABLE
 from taxiway.tasks import lifecycle
 from taxiway.worker.contract import (
     CancelJob,
@@ -58,11 +60,30 @@ def worker_process_context() -> multiprocessing.context.BaseContext:
 
     The forkserver is a fresh interpreter, not a fork of the server: no threads, connections or
     state of the server reach a worker either way.
+
+    multiprocessing re-runs the parent's main module in every child it starts, unless the child
+    has it already: for `taxiway serve` that is the whole CLI and API, about a CPU-second per worker
+    start. So the forkserver loads it once: a main script through ``preload`` (the forkserver's
+    own ``"__main__"`` preload never gets the script's path), a ``python -m`` module by name (a
+    child then re-runs only that module's body, its imports already loaded).
     """
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["taxiway.executors.local.child"])
+    preparation = spawn.get_preparation_data("taxiway-worker")
+    main_name = preparation.get("init_main_from_name")
+    by_name = [main_name] if main_name and not main_name.endswith("__main__") else []
+    context.set_forkserver_preload(
+        [*by_name, "taxiway.executors.local.preload", "taxiway.executors.local.child"]
+    )
+    main_path = preparation.get("init_main_from_path")
+    if main_path:
+        # The forkserver takes the environment as it starts, now; it drops the variable at once.
+        os.environ[MAIN_PATH_VARIABLE] = main_path
+        try:
+            forkserver.ensure_running()
+        finally:
+            os.environ.pop(MAIN_PATH_VARIABLE, None)
     return context
 
 
