@@ -486,7 +486,10 @@ def test_the_live_stream_comes_back_after_its_server_restarts_with_what_it_misse
         assert later.http.delete(f"/tasks/{task_id}").json()["status"] == "CANCELLED"
         time.sleep(1.5)  # the stream's link has expired
         first = Server(settings).start()
-        console.wait_status(task, "CANCELLED", timeout=20_000)
+        try:
+            console.wait_status(task, "CANCELLED", timeout=20_000)
+        except AssertionError:
+            raise AssertionError(f"streams {streams}, console {console.errors}") from None
         expect(console.page.get_by_role("alert").filter(has_text="reconnecting")).to_be_hidden()
         assert streams[0] == 200 and streams[-1] == 200 and 403 in streams, streams
         console.allowed_statuses.add(403)

@@ -36,6 +36,12 @@ const LABELS = {
   email: "Account",
 };
 
+// Where the server's description speaks to API clients, the console says it for its own controls.
+const HINTS = {
+  model: "The engines this server offers for this operation (GET engines); one that cannot run here is shown, disabled.",
+  email: "The account that runs and pays for the task; by default the input video's account.",
+};
+
 /** The form-data schema of each operation: the one without JSON's nulls. */
 export function operationSchemas(document, prefix) {
   const schemas = {};
@@ -109,9 +115,9 @@ function fieldControl(op, name, spec, required, context) {
   control.dataset.type = spec.type;
   control.setAttribute("aria-describedby", `${hintId} ${errorId}`);
   if (required) control.setAttribute("aria-required", "true");
-  const range = describeRange(spec);
+  const range = control.tagName === "SELECT" ? null : describeRange(spec); // a list says it all
   const hint = el("p", { className: "hint", id: hintId },
-    `${spec.description || ""}${range ? ` (${range})` : ""}`);
+    `${HINTS[name] || spec.description || ""}${range ? ` (${range})` : ""}`);
   const error = el("p", { className: "field-error", id: errorId, hidden: true });
   const mark = required ? el("span", { className: "required", title: "required" }, " *") : null;
   if (mark) mark.setAttribute("aria-hidden", "true"); // aria-required says it, without changing the name
