@@ -35,9 +35,11 @@ if _BROWSER_UNAVAILABLE and os.environ.get("TAXIWAY_REQUIRE_BROWSER") == "1":
     raise RuntimeError(f"TAXIWAY_REQUIRE_BROWSER=1 but {_BROWSER_UNAVAILABLE}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the session."""
+    """One headless Chromium per module. Not per session: Playwright's sync API keeps an asyncio
+    loop running on this thread while it is open, and later tests in the same xdist process that
+    call asyncio.run() would fail."""
     if _BROWSER_UNAVAILABLE:
         pytest.skip(_BROWSER_UNAVAILABLE)
     from playwright.sync_api import sync_playwright

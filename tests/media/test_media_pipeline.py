@@ -102,7 +102,8 @@ def test_pipeline_reports_while_decoding_is_slow_and_stops_on_request(
         writer.abort()
     # Reported (done=0) after ~0.5 s of waiting, then waited out the one slow transform in flight.
     assert calls == [0]
-    assert time.monotonic() - start < 1.9
+    # Less than two slow transforms: it never started another (a loaded machine adds ~0.7 s).
+    assert time.monotonic() - start < 2 * 1.2
     assert threading.active_count() == threads_before
 
 
